@@ -1,0 +1,200 @@
+"""Assemble an extractive answer: the documents' own sentences, each with a numbered citation.
+
+The engine never writes text of its own into an answer except the fixed "not found" line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from qa.keyword import tokenize
+from qa.retrieval import Hit
+from qa.store import LoadedIndex
+
+NOT_FOUND = "The documents do not contain an answer to this question."
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass
+class Citation:
+    """A numbered source under an answer.
+
+    Attributes:
+        n: The number used in ``[n]`` markers.
+        source: Path relative to the docs folder's parent (``"source_docs/x.txt"``).
+        start_line: First line of the passage (1-based).
+        end_line: Last line of the passage (inclusive).
+        text: The passage, exactly as in the file.
+        score: Retrieval score of the passage.
+        section: Heading path of the passage ("" when none).
+        highlights: ``(start, end)`` offsets in ``text`` of the sentences the answer quotes.
+        cited: Whether the answer text refers to this source.
+    """
+
+    n: int
+    source: str
+    start_line: int
+    end_line: int
+    text: str
+    score: float
+    section: str = ""
+    highlights: list[tuple[int, int]] = field(default_factory=list)
+    cited: bool = False
+
+
+@dataclass
+class AnswerSentence:
+    """A sentence quoted in the answer and the source it comes from."""
+
+    text: str
+    n: int
+    line: int
+
+
+@dataclass
+class Answer:
+    """The engine's reply to one question."""
+
+    question: str
+    answer: str
+    answered: bool
+    citations: list[Citation]
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    understood_as: str | None = None
+    score: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """The JSON contract of ``qa ask --json`` (extra keys beyond the contract are allowed)."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "answered": self.answered,
+            "understood_as": self.understood_as,
+            "score": round(self.score, 4),
+            "citations": [
+                {**asdict(c), "score": round(c.score, 4), "highlights": [list(h) for h in c.highlights]}
+                for c in self.citations
+            ],
+            "warnings": self.warnings,
+        }
+
+
+@dataclass(frozen=True)
+class AnswerParams:
+    #: Evidence below this declines the question.
+    threshold: float = 0.35
+    #: Weight of question-word overlap when choosing sentences.
+    overlap_weight: float = 0.3
+    #: A second sentence joins the answer when it scores at least this share of the best one.
+    second_ratio: float = 0.9
+    max_sentences: int = 2
+    #: Passages whose sentences may be quoted.
+    answer_depth: int = 3
+
+
+def evidence(hits: list[Hit]) -> float:
+    """How strongly the best hit supports an answer: mean of its chunk and best-sentence cosine."""
+    if not hits:
+        return 0.0
+    return max(0.5 * h.dense + 0.5 * h.best_sentence for h in hits[:3])
+
+
+def compose(
+    index: LoadedIndex,
+    question: str,
+    query_text: str,
+    hits: list[Hit],
+    docs_label: str,
+    params: AnswerParams,
+) -> Answer:
+    """Turn hits into an :class:`Answer`.
+
+    Args:
+        index: The index the hits come from.
+        question: The question as asked.
+        query_text: The question as understood (expanded for follow-ups); used for word overlap.
+        hits: Retrieved passages, best first.
+        docs_label: Name of the docs folder, prefixed to source paths.
+        params: Answer settings.
+
+    Returns:
+        The answer; ``answered`` is False when the evidence is below the threshold.
+    """
+    score = evidence(hits)
+    citations = [_citation(index, hit, n, docs_label) for n, hit in enumerate(hits, start=1)]
+    if not hits or score < params.threshold:
+        return Answer(question, NOT_FOUND, False, citations, score=score)
+
+    q_tokens = list(dict.fromkeys(tokenize([query_text])[0]))
+    q_idf = dict(zip(q_tokens, index.keyword.idf(q_tokens), strict=True))
+    scored: list[tuple[float, int, int]] = []  # (score, hit index, position in hit)
+    for h, hit in enumerate(hits[: params.answer_depth]):
+        texts = [index.sentence_text(int(r)) for r in hit.sentence_rows]
+        overlaps = _overlap(q_idf, texts)
+        for p, (cos, ov) in enumerate(zip(hit.sentence_scores, overlaps, strict=True)):
+            if len(texts[p].split()) < 2:  # a lone heading or label is no answer
+                continue
+            scored.append((float(cos) + params.overlap_weight * ov + 0.1 * hit.score, h, p))
+    if not scored:
+        return Answer(question, NOT_FOUND, False, citations, score=score)
+    scored.sort(reverse=True)
+    best = scored[0][0]
+    chosen = [scored[0]]
+    seen_rows = {int(hits[scored[0][1]].sentence_rows[scored[0][2]])}
+    for item in scored[1:]:
+        if len(chosen) >= params.max_sentences or item[0] < params.second_ratio * best:
+            break
+        row = int(hits[item[1]].sentence_rows[item[2]])
+        if row not in seen_rows:
+            chosen.append(item)
+            seen_rows.add(row)
+
+    # Quote in reading order: by source number, then position in the document.
+    chosen.sort(key=lambda c: (c[1], c[2]))
+    # Renumber citations so the quoted sources come first, in the order the answer cites them.
+    order = list(dict.fromkeys(h for _, h, _ in chosen)) + [h for h in range(len(hits)) if h not in {c[1] for c in chosen}]
+    citations = [citations[h] for h in order]
+    for n, c in enumerate(citations, start=1):
+        c.n = n
+    number = {h: n for n, h in enumerate(order, start=1)}
+
+    parts: list[str] = []
+    quoted: list[AnswerSentence] = []
+    for _, h, p in chosen:
+        row = int(hits[h].sentence_rows[p])
+        text = _SPACES.sub(" ", index.sentence_text(row)).strip()
+        citation = citations[number[h] - 1]
+        citation.cited = True
+        chunk = index.chunks[hits[h].row]
+        s_start = int(index.sentences[row]["start"]) - int(chunk["start"])
+        s_end = int(index.sentences[row]["end"]) - int(chunk["start"])
+        citation.highlights.append((s_start, s_end))
+        line = citation.start_line + citation.text.count("\n", 0, s_start)
+        quoted.append(AnswerSentence(text, number[h], line))
+        parts.append(f"{text} [{number[h]}]")
+    return Answer(question, " ".join(parts), True, citations, quoted, score=score)
+
+
+def _overlap(q_idf: dict[str, float], texts: list[str]) -> list[float]:
+    """Share of the question's word weight (IDF) that each text contains."""
+    total = sum(q_idf.values())
+    if not total:
+        return [0.0] * len(texts)
+    return [sum(q_idf[t] for t in set(toks) if t in q_idf) / total for toks in tokenize(texts)]
+
+
+def _citation(index: LoadedIndex, hit: Hit, n: int, docs_label: str) -> Citation:
+    chunk = index.chunks[hit.row]
+    doc = index.documents[int(chunk["doc"])]
+    return Citation(
+        n=n,
+        source=f"{docs_label}/{doc.path}",
+        start_line=int(chunk["start_line"]),
+        end_line=int(chunk["end_line"]),
+        text=index.chunk_text(hit.row),
+        score=hit.score,
+        section=index.sections[int(chunk["section"])],
+    )
+

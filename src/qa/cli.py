@@ -1,0 +1,312 @@
+"""``python -m qa``: build the index, ask, chat, show stats. A thin adapter over the engine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from qa import __version__
+from qa.errors import QAError, UsageError
+
+logger = logging.getLogger("qa")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--docs", type=Path, metavar="DIR", help="documents folder (default: ./source_docs)")
+    common.add_argument("--index", type=Path, metavar="DIR", help="index folder (default: ./index)")
+    common.add_argument("--model", metavar="NAME_OR_PATH", help="embedding model (default: all-MiniLM-L6-v2)")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notices")
+    common.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Answer questions about a folder of documents, with cited passages."
+    )
+    parser.add_argument("--version", action="version", version=f"qa {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ask = sub.add_parser("ask", parents=[common], help="answer one question")
+    ask.add_argument("question", help="the question, in quotes")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument("-k", "--top-k", type=int, metavar="N", help="sources to list (default 5)")
+
+    build = sub.add_parser("build", parents=[common], help="build or update the index (incremental)")
+    build.add_argument("--full", action="store_true", help="re-embed every document")
+
+    chat = sub.add_parser("chat", parents=[common], help="a conversation: follow-up questions use earlier turns")
+    chat.add_argument("--json", action="store_true", help="read questions line by line from stdin, print JSON lines")
+    chat.add_argument("-k", "--top-k", type=int, metavar="N", help="sources to list (default 5)")
+
+    stats = sub.add_parser("stats", parents=[common], help="documents, chunks, model, index age and freshness")
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Returns:
+        0 on success, 2 on bad usage or input, 1 on any other failure.
+    """
+    args = _parser().parse_args(argv)
+    _configure_logging(args.verbose, args.quiet)
+    try:
+        return _COMMANDS[args.command](args)
+    except QAError as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+class _OneLine(logging.Formatter):
+    """``qa: warning: message`` — one line per record, the level in lower case."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage().replace("\n", " ")
+        return f"qa: {record.levelname.lower()}: {message}"
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    # The level sits on the handler too: some libraries (bm25s) force their logger to DEBUG.
+    handler.setLevel(level)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("faiss", "sentence_transformers", "transformers", "bm25s", "httpx", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.WARNING if verbose else logging.ERROR)
+
+
+def _engine(args: argparse.Namespace):
+    from qa.engine import Engine
+    from qa.settings import Settings
+
+    settings = Settings.from_env(
+        docs_dir=args.docs, index_dir=args.index, model=args.model, top_k=getattr(args, "top_k", None)
+    )
+    return Engine(settings)
+
+
+def _notice(args: argparse.Namespace, message: str) -> None:
+    if not args.quiet:
+        print(f"qa: {message}", file=sys.stderr)
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _ready_engine(args: argparse.Namespace):
+    """An engine whose index is up to date, building it first (with a notice) when needed."""
+    engine = _engine(args)
+    status, report = engine.ensure_index(progress=_progress(args))
+    if report is not None:
+        what = {"missing": "no index yet", "stale": "documents changed"}.get(status, status)
+        _notice(args, f"{what}; index {'built' if report.full else 'updated'} "
+                      f"({report.chunks} chunks, {report.seconds:.1f} s)")
+    return engine
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from qa.engine import clean_question
+
+    clean_question(args.question, 10**9)  # fail fast on an empty question, before any loading
+    engine = _ready_engine(args)
+    answer = engine.ask(args.question)
+    for warning in answer.warnings:
+        logger.warning(warning)
+    if args.json:
+        _print_json(answer.to_json())
+    else:
+        print(render_answer(answer, color=sys.stdout.isatty()))
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    report = engine.build(full=args.full, progress=_progress(args))
+    if not report.written:
+        print(f"index is up to date: {report.unchanged} documents, {report.chunks} chunks, nothing re-embedded "
+              f"({report.seconds:.1f} s)")
+        return 0
+    kind = f"full rebuild ({report.reason})" if report.full and report.reason else "full build" if report.full else "incremental update"
+    print(f"{kind}: {len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
+          f"{report.unchanged} unchanged; {report.chunks} chunks "
+          f"({report.embedded_chunks} chunks and {report.embedded_sentences} sentences embedded) "
+          f"in {report.seconds:.1f} s")
+    for label, paths in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
+        for path in paths:
+            print(f"  {label}: {path}")
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    status = engine.status()
+    if status == "missing":
+        raise QAError(f"no index in {engine.settings.index_dir}; run `python -m qa build`")
+    if status.startswith("corrupt"):
+        raise QAError(status.removeprefix("corrupt: ") + "; run `python -m qa build --full`")
+    stats = engine.stats()
+    if args.json:
+        _print_json({**stats.__dict__, "age_s": stats.age_s})
+        return 0
+    built = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stats.built_at)) if stats.built_at else "never"
+    print(f"documents: {stats.documents}")
+    print(f"chunks:    {stats.chunks} ({stats.sentences} sentences, {stats.index_type} index)")
+    print(f"model:     {stats.model}")
+    print(f"built:     {built} ({_age(stats.age_s)} ago)")
+    print(f"status:    {'stale — run `python -m qa build`' if stats.stale else 'up to date'}")
+    if stats.foreign:
+        print(f"note:      {stats.index_dir} holds files qa did not write: {', '.join(stats.foreign)}")
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from qa.conversation import Conversation
+
+    engine = _ready_engine(args)
+    conversation = Conversation(engine.settings.max_turns, engine.settings.max_turn_age_s)
+    if args.json:
+        return _chat_json(engine, conversation, sys.stdin, sys.stdout)
+    return _chat_interactive(engine, conversation, sys.stdin, sys.stdout)
+
+
+def _chat_json(engine, conversation, stdin: TextIO, stdout: TextIO) -> int:
+    """One JSON object per input line; a bad line gets an error object and the loop goes on."""
+    for line in stdin:
+        question = line.rstrip("\n")
+        if not question.strip():
+            continue
+        if question.strip() == "/reset":
+            conversation.reset()
+            _print_json({"reset": True}, stdout)
+            continue
+        try:
+            _print_json(engine.ask(question, conversation).to_json(), stdout)
+        except UsageError as exc:
+            _print_json({"question": question, "error": str(exc)}, stdout)
+        stdout.flush()
+    return 0
+
+
+def _chat_interactive(engine, conversation, stdin: TextIO, stdout: TextIO) -> int:
+    try:
+        import readline  # noqa: F401 - line editing and history for input()
+    except ImportError:
+        pass
+    print("Ask about the documents. Commands: /reset, /sources N, /quit. Ctrl-D exits.", file=stdout)
+    last = None
+    while True:
+        try:
+            question = input("\n? ") if stdin is sys.stdin else _read(stdin, stdout)
+        except (EOFError, KeyboardInterrupt):
+            print(file=stdout)
+            return 0
+        question = question.strip()
+        if not question:
+            continue
+        if question in ("/quit", "/exit", "/q"):
+            return 0
+        if question == "/reset":
+            conversation.reset()
+            print("(conversation forgotten)", file=stdout)
+            continue
+        if question.startswith("/sources"):
+            print(_sources_command(question, last), file=stdout)
+            continue
+        if question.startswith("/"):
+            print("unknown command; try /reset, /sources N or /quit", file=stdout)
+            continue
+        try:
+            last = engine.ask(question, conversation)
+        except UsageError as exc:
+            print(f"qa: {exc}", file=stdout)
+            continue
+        print(render_answer(last, color=stdout.isatty(), full_sources=False), file=stdout)
+
+
+def _read(stdin: TextIO, stdout: TextIO) -> str:
+    stdout.write("\n? ")
+    stdout.flush()
+    line = stdin.readline()
+    if not line:
+        raise EOFError
+    return line
+
+
+def _sources_command(command: str, answer) -> str:
+    if answer is None:
+        return "no answer yet"
+    parts = command.split()
+    if len(parts) != 2 or not parts[1].isdigit():
+        return "usage: /sources N"
+    n = int(parts[1])
+    for c in answer.citations:
+        if c.n == n:
+            return _render_source(c, color=False, full=True)
+    return f"no source [{n}]; the last answer has {len(answer.citations)}"
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def render_answer(answer, color: bool = False, full_sources: bool = False) -> str:
+    """Human-readable answer: the text, the question as understood, then the numbered sources.
+
+    Cited sources are shown in full with the quoted sentences marked; the others as excerpts
+    unless ``full_sources``.
+    """
+    lines = []
+    if answer.understood_as:
+        lines += [f"Understood as: {answer.understood_as}", ""]
+    lines.append(answer.answer)
+    if answer.citations:
+        lines += ["", "Sources:" if answer.answered else "Closest passages:"]
+        for c in answer.citations:
+            lines.append(_render_source(c, color, full_sources or c.cited))
+    return "\n".join(lines)
+
+
+def _render_source(c, color: bool, full: bool) -> str:
+    span = f"line {c.start_line}" if c.start_line == c.end_line else f"lines {c.start_line}-{c.end_line}"
+    head = f"[{c.n}] {c.source}, {span}" + (f" — {c.section}" if c.section else "")
+    text = c.text
+    on, off = ("\033[1m", "\033[0m") if color else ("»", "«")
+    for start, end in sorted(c.highlights, reverse=True):
+        text = text[:start] + on + text[start:end] + off + text[end:]
+    if not full and len(text) > 300:
+        text = text[:300].rsplit(" ", 1)[0] + " …"
+    body = "\n".join("    " + line for line in text.splitlines())
+    return f"{head}\n{body}"
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _print_json(data: object, stream: TextIO | None = None) -> None:
+    print(json.dumps(data, ensure_ascii=False), file=stream or sys.stdout)
+
+
+_COMMANDS = {"ask": _cmd_ask, "build": _cmd_build, "chat": _cmd_chat, "stats": _cmd_stats}

