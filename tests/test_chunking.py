@@ -90,7 +90,8 @@ token = st.one_of(
 sentence = st.lists(token, min_size=1, max_size=25).map(lambda ws: " ".join(ws).capitalize() + ".")
 paragraph = st.lists(sentence, min_size=1, max_size=8).map(" ".join)
 document = st.lists(
-    st.one_of(paragraph, st.sampled_from(["# Title", "## Part two", "Envoy", "- item one", "\t", ""])),
+    st.one_of(paragraph, st.sampled_from(["# Title", "## Part two", "Envoy", "- item one", "\t", "",
+                                          "# " + "長い見出し" * 20, "## " + "very long heading " * 15])),
     min_size=1,
     max_size=12,
 ).map(lambda ps: "\n\n".join(ps) if ps else "x")

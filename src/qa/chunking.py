@@ -77,8 +77,7 @@ class ChunkedDocument:
 
     def chunk_index_text(self, chunk: Chunk) -> str:
         """What is embedded and keyword-indexed for a chunk: section prefix plus cleaned text."""
-        body = index_text(self.chunk_text(chunk))
-        return f"{chunk.section}\n{body}" if chunk.section else body
+        return _chunk_index_text(self.document.text, self.sentences, chunk.first, chunk.last, chunk.section)
 
     def sentence_index_text(self, sentence: Sentence) -> str:
         return index_text(self.document.text[sentence.start : sentence.end])
@@ -249,9 +248,12 @@ def chunk_document(
     """
     text = doc.text
     sentences: list[Sentence] = []
+    fitted: dict[str, str] = {}
     for b, block in enumerate(_blocks(doc)):
+        if block.section not in fitted:
+            fitted[block.section] = _fit_section(block.section, count)
         for s, e in _block_sentences(text, block):
-            sentences.append(Sentence(s, e, block.section, b))
+            sentences.append(Sentence(s, e, fitted[block.section], b))
 
     sections = sorted({s.section for s in sentences})
     prefix_tokens = dict(zip(sections, count(sections), strict=True)) if sections else {}
@@ -288,6 +290,10 @@ def chunk_document(
                 break
             used += sizes[j + 1]
             j += 1
+        # Per-sentence counts are an estimate of the joined text's count (word pieces can merge
+        # across a boundary): check the real text and give back sentences while it is over.
+        while j > i and count([_chunk_index_text(text, sentences, i, j, section)])[0] + _SPECIAL_TOKENS > max_tokens:
+            j -= 1
         chunks.append(Chunk(i, j, section))
         if j + 1 >= len(sentences):
             break
@@ -299,6 +305,23 @@ def chunk_document(
                 back -= 1
         i = back
     return ChunkedDocument(doc, sentences, chunks)
+
+
+def passage_index_text(section: str, passage: str) -> str:
+    """What is embedded and keyword-indexed for a passage: its section, then its cleaned text."""
+    body = index_text(passage)
+    return f"{section}\n{body}" if section else body
+
+
+def _chunk_index_text(text: str, sentences: list[Sentence], first: int, last: int, section: str) -> str:
+    return passage_index_text(section, text[sentences[first].start : sentences[last].end])
+
+
+def _fit_section(section: str, count: TokenCounter) -> str:
+    """Shorten a very long heading path so the prefix never crowds out the passage itself."""
+    while section and count([section])[0] > _MAX_PREFIX_TOKENS:
+        section = section[: len(section) * 3 // 4].rstrip()
+    return section
 
 
 def line_starts(text: str) -> list[int]:

