@@ -142,7 +142,7 @@ class Engine:
                     folder.parent.mkdir(parents=True, exist_ok=True)
                     export_query_encoder(self.embedder.model_dir, folder)
                     self._query_encoder = None
-        self._index = None  # reload on next use, from whatever is current now
+        self._signature = None  # reload on next use, from whatever is current now
         return report
 
     def index(self) -> store.LoadedIndex:
@@ -152,13 +152,16 @@ class Engine:
             QAError: When there is no index; CorruptIndexError when it cannot be read.
         """
         signature = self.folder.signature()
-        if self._index is None or signature != self._signature:
+        # Read the shared reference once: a build in another thread may replace it meanwhile.
+        index = self._index
+        if index is None or signature is None or signature != self._signature:
             with self._load_lock:
-                if self._index is None or signature != self._signature:
-                    loaded = store.require(self.folder.load(), self.settings.index_dir)
-                    loaded.check()
-                    self._index, self._signature = loaded, signature
-        return self._index
+                index = self._index
+                if index is None or signature is None or signature != self._signature:
+                    index = store.require(self.folder.load(), self.settings.index_dir)
+                    index.check()
+                    self._index, self._signature = index, signature
+        return index
 
     def status(self) -> str:
         """``"ok"``, ``"missing"``, ``"stale"`` or ``"corrupt: <reason>"``."""

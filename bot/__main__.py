@@ -1,0 +1,117 @@
+"""``python -m bot`` / ``qa-bot``: run the Discord bot.
+
+Exit codes: 0 after a clean stop, 2 for a missing token or a bad setting, 1 when Discord cannot be
+reached or rejects the token (or the index cannot be built). Each failure is one line on stderr;
+the token is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import BotSettings
+from qa.errors import QAError
+
+logger = logging.getLogger("bot")
+
+PROG = "qa-bot"
+_SECRETS: list[str] = []  # redacted from every error line, however it was produced
+
+
+def _fail(message: str, code: int) -> int:
+    for secret in _SECRETS:
+        message = message.replace(secret, "[redacted]")
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start the bot and run until stopped.
+
+    Returns:
+        The exit code.
+    """
+    parser = argparse.ArgumentParser(prog=PROG, description="Answer questions about the documents in Discord.")
+    parser.add_argument("--env-file", type=Path, default=Path(".env"), metavar="PATH",
+                        help="dotenv file with DISCORD_TOKEN and settings (default: ./.env; the environment wins)")
+    args = parser.parse_args(argv)
+    try:
+        settings = BotSettings.from_env(env_file=args.env_file)
+    except QAError as exc:
+        return _fail(str(exc), 2)
+    if settings.token is None:
+        return _fail("DISCORD_TOKEN is not set; put it in the environment or in a .env file (see the Discord bot section of README.md)", 2)
+
+    from bot.logs import configure_logging
+
+    secrets = [settings.token.reveal()] + ([settings.feedback_salt.reveal()] if settings.feedback_salt else [])
+    _SECRETS[:] = secrets
+    configure_logging(settings.log_level, secrets)
+    try:
+        return asyncio.run(run(settings))
+    except KeyboardInterrupt:
+        print(f"{PROG}: stopped", file=sys.stderr)
+        return 0
+
+
+async def run(settings: BotSettings) -> int:
+    """Log in, make sure the index is ready, then serve until the connection closes.
+
+    Returns:
+        The exit code.
+    """
+    import aiohttp
+    import discord
+
+    from bot.client import create_bot
+    from qa.engine import Engine
+
+    assert settings.token is not None
+    bot = create_bot(settings, Engine(settings.engine))
+    async with bot:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            # Not available on Windows or outside the main thread: Ctrl-C still stops the bot there.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+        try:
+            # Login first: a bad token should fail in seconds, before any index work.
+            await asyncio.wait_for(bot.login(settings.token.reveal()), timeout=settings.connect_timeout_s)
+        except discord.LoginFailure:
+            return _fail("Discord rejected the token (login failed); check DISCORD_TOKEN", 1)
+        except TimeoutError:
+            return _fail(f"could not reach Discord within {settings.connect_timeout_s:g} s", 1)
+        except (aiohttp.ClientError, OSError, discord.HTTPException) as exc:
+            return _fail(f"could not reach Discord: {_one_line(exc)}", 1)
+
+        try:
+            status, report = await bot.service.worker.ensure_index()
+        except QAError as exc:
+            return _fail(str(exc), exc.exit_code)
+        if report is not None:
+            logger.info("index %s: built %d chunks in %.1f s", status, report.chunks, report.seconds)
+
+        try:
+            await bot.connect(reconnect=True)
+        except discord.PrivilegedIntentsRequired:
+            return _fail("the Message Content intent is not enabled for this bot; turn it on in the Developer "
+                         "Portal (Bot → Privileged Gateway Intents)", 1)
+        except (aiohttp.ClientError, OSError, discord.GatewayNotFound, discord.ConnectionClosed) as exc:
+            return _fail(f"lost the connection to Discord: {_one_line(exc)}", 1)
+    return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The discord.py bot and its factory.
+
+:func:`create_bot` builds a ready-to-start bot from settings and an engine without touching the
+network, so tests (and other programs) can drive it with dpytest or fake interactions.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import BotSettings
+from bot.listeners import MessageQuestions
+from bot.service import QAService
+from bot.slash import SlashCommands
+from bot.views import AnswerView, apologise
+
+if TYPE_CHECKING:
+    from qa.engine import Engine
+
+logger = logging.getLogger(__name__)
+
+
+class QATree(app_commands.CommandTree):
+    """A command tree whose errors are logged and answered with a one-line apology."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        command = interaction.command.qualified_name if interaction.command else "?"
+        logger.error("/%s failed", command, exc_info=error)
+        await apologise(interaction)
+
+
+class QABot(commands.Bot):
+    """Answers questions about the documents in Discord.
+
+    Args:
+        settings: Bot settings.
+        engine: The engine all answers come from.
+    """
+
+    def __init__(self, settings: BotSettings, engine: Engine) -> None:
+        # The bot never uses voice: skip discord.py's "PyNaCl/davey is not installed" warnings,
+        # which would otherwise be the first lines of every start.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        intents = discord.Intents.default()
+        # Needed to read plain messages in the bot's threads; mentions, replies to the bot and DMs
+        # carry their text even without it. Privileged: enable it in the Developer Portal.
+        intents.message_content = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # unused: there are no prefix commands
+            help_command=None,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=QATree,
+        )
+        self.settings = settings
+        self.service = QAService(settings, engine)
+
+    async def setup_hook(self) -> None:
+        """Register the cogs and the persistent answer buttons; sync slash commands if configured."""
+        await self.add_cog(MessageQuestions(self))
+        await self.add_cog(SlashCommands(self))
+        # Persistent: buttons under answers sent before a restart keep working.
+        self.add_view(AnswerView())
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Publish the slash commands: globally (up to an hour to show) or to one test guild (instant)."""
+        target = self.settings.sync
+        if not target:
+            return
+        try:
+            if target == "global":
+                synced = await self.tree.sync()
+                logger.info("synced %d slash commands globally (may take up to an hour to appear)", len(synced))
+            else:
+                guild = discord.Object(id=int(target))
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                logger.info("synced %d slash commands to guild %s", len(synced), target)
+        except discord.HTTPException as exc:
+            # Usually the bot was invited without the applications.commands scope.
+            logger.error("could not sync slash commands (%s); invite the bot with the applications.commands scope",
+                         exc)
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands: questions in messages are handled by :class:`MessageQuestions`."""
+
+    async def on_ready(self) -> None:
+        logger.info("logged in as %s (id %s) in %d servers", self.user, self.user.id if self.user else "?",
+                    len(self.guilds))
+
+    async def close(self) -> None:
+        self.service.close()
+        await super().close()
+
+
+def create_bot(settings: BotSettings, engine: Engine) -> QABot:
+    """A bot answering from ``engine`` with ``settings``; nothing connects until it is started."""
+    return QABot(settings, engine)

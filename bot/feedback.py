@@ -1,0 +1,79 @@
+"""👍 / 👎 feedback, one JSON object per line.
+
+User ids are never written: only a keyed hash (HMAC-SHA-256), so lines from one person can be
+grouped without the file revealing who they are. Discord ids are public, so a plain hash could be
+reversed by hashing every id; the key prevents that. It comes from ``QA_BOT_FEEDBACK_SALT`` or, if
+unset, from a random key created once next to the feedback file (``<file>.key``, mode 0600).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FeedbackEntry:
+    """One vote on one answer."""
+
+    vote: str  # "up" or "down"
+    user: str  # keyed hash of the user id
+    question: str
+    answer: str
+    answered: bool
+    citations: list[dict]
+    message_id: int | None = None
+    channel_id: int | None = None
+    guild_id: int | None = None
+    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+class FeedbackLog:
+    """Appends :class:`FeedbackEntry` lines to a file; safe to call from several threads.
+
+    Args:
+        path: The JSON-lines file (created with its folder on first write).
+        key: Key of the user-id hash; ``None`` reads or creates ``<path>.key``.
+    """
+
+    def __init__(self, path: Path, key: str | None = None) -> None:
+        self.path = Path(path)
+        self._key = key.encode() if key else None
+        self._lock = threading.Lock()
+
+    def _hash_key(self) -> bytes:
+        if self._key is None:
+            key_file = self.path.with_name(self.path.name + ".key")
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                self._key = key_file.read_bytes().strip()
+            else:
+                self._key = secrets.token_hex(32).encode()
+                with os.fdopen(fd, "wb") as f:
+                    f.write(self._key)
+        return self._key
+
+    def user_hash(self, user_id: int) -> str:
+        """The keyed hash written instead of ``user_id``."""
+        return hmac.new(self._hash_key(), str(user_id).encode(), hashlib.sha256).hexdigest()
+
+    def write(self, entry: FeedbackEntry) -> None:
+        """Append one line (blocking: call it from a worker thread)."""
+        line = json.dumps(asdict(entry), ensure_ascii=False)
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(line + "\n")
+        logger.info("feedback %s recorded for message %s", entry.vote, entry.message_id)

@@ -1,0 +1,232 @@
+"""The one path from a question to an answer, shared by mentions, replies, threads and ``/ask``.
+
+It checks the question (length, rate limit, channel), finds the conversation, runs the engine in
+a worker thread, and turns every failure into a :class:`Refusal` worded for the user — so no
+front end can forget a case, and none stays silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.config import BotSettings
+from bot.feedback import FeedbackEntry, FeedbackLog
+from bot.formatting import NOT_FOUND_COLOUR, unescape
+from bot.memory import AnswerCache, AnswerRecord, ConversationKey, ConversationStore
+from bot.ratelimit import RateLimiter
+from bot.worker import Busy, EngineWorker
+from qa.errors import QAError, UsageError
+
+if TYPE_CHECKING:
+    from qa.answer import Answer, Citation
+    from qa.conversation import Conversation
+    from qa.engine import Engine
+
+logger = logging.getLogger(__name__)
+
+APOLOGY = "Sorry, something went wrong while answering that. The error has been logged."
+HELP = "Ask me a question about the documents, for example: *Who is the US ambassador to Russia?*"
+
+
+class Refusal(Exception):
+    """A reason not to answer, already worded for the user.
+
+    Attributes:
+        message: What to tell the user (one line).
+        notify: False when telling the user again would only add noise (repeated rate-limit hits).
+    """
+
+    def __init__(self, message: str, notify: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.notify = notify
+
+
+@dataclass
+class BotStats:
+    """Counters of the running bot, shown by ``/stats``."""
+
+    conversations: int
+    answers_cached: int
+    answered: int
+    pending: int
+    reindexing: bool
+
+
+class QAService:
+    """Questions, conversations, feedback and sources for one bot.
+
+    Args:
+        settings: The bot settings.
+        engine: The engine every answer comes from.
+    """
+
+    def __init__(self, settings: BotSettings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.worker = EngineWorker(engine, settings.workers, settings.max_pending)
+        self.conversations = ConversationStore(
+            settings.max_conversations, engine.settings.max_turns, engine.settings.max_turn_age_s
+        )
+        self.answers = AnswerCache()
+        self.limiter = RateLimiter(settings.rate_limit, settings.rate_window_s)
+        salt = settings.feedback_salt.reveal() if settings.feedback_salt else None
+        self.feedback = FeedbackLog(settings.feedback_file, salt)
+
+    # -- where the bot answers ------------------------------------------------------------------
+
+    def allowed(self, channel: object) -> bool:
+        """Whether the bot answers in ``channel`` (DMs per settings; threads follow their parent)."""
+        if getattr(channel, "guild", None) is None:
+            return self.settings.answer_dms
+        if not self.settings.channels:
+            return True
+        ids = {getattr(channel, "id", None), getattr(channel, "parent_id", None)}
+        return bool(ids & self.settings.channels)
+
+    # -- questions --------------------------------------------------------------------------------
+
+    def admit(self, question: str, user_id: int) -> str:
+        """Check a question before any work is done.
+
+        Returns:
+            The question, stripped.
+
+        Raises:
+            Refusal: Empty, too long, or the user is over the rate limit.
+        """
+        question = question.strip()
+        if not question:
+            raise Refusal(HELP)
+        if len(question) > self.settings.max_question_chars:
+            raise Refusal(
+                f"Your question is {len(question):,} characters long; the limit is "
+                f"{self.settings.max_question_chars:,}. Please shorten it."
+            )
+        verdict = self.limiter.hit(user_id)
+        if not verdict.allowed:
+            raise Refusal(
+                f"You're asking faster than I can keep up — please wait {max(1, round(verdict.retry_after))} s "
+                f"before your next question.",
+                notify=verdict.first_refusal,
+            )
+        return question
+
+    async def answer(self, question: str, key: ConversationKey, conversation: Conversation | None = None) -> Answer:
+        """Answer an admitted question in the conversation of ``key`` (or the one given).
+
+        Raises:
+            Refusal: For every failure; unexpected ones are logged with their traceback.
+        """
+        async with self.conversations.lock(key):
+            if conversation is None:
+                conversation = self.conversations.get(key)
+            try:
+                return await self.worker.ask(question, conversation)
+            except Busy:
+                logger.warning("question turned away: %d already waiting", self.worker.pending)
+                raise Refusal("I'm answering a lot of questions right now — please try again in a minute.") from None
+            except UsageError as exc:
+                raise Refusal(f"I can't answer that: {exc}.") from None
+            except QAError as exc:
+                logger.error("the index cannot be used: %s", exc)
+                raise Refusal("The document index isn't available right now; an admin can run /reindex.") from None
+            except Exception:
+                logger.exception("the engine failed on a question (%d characters)", len(question))
+                raise Refusal(APOLOGY) from None
+
+    def remember(self, messages: Sequence[discord.abc.Snowflake], answer: Answer, key: ConversationKey) -> None:
+        """Keep the answer for the buttons and for replies to any of its messages."""
+        self.answers.remember([m.id for m in messages], AnswerRecord(answer, key))
+
+    # -- buttons ----------------------------------------------------------------------------------
+
+    async def sources_for(self, message: discord.Message) -> list[Citation]:
+        """The citations behind an answer message, for the Sources button.
+
+        Recent answers come from memory. After a restart the question is asked again (from the
+        embed title) and the sources the message lists are picked out of the new answer.
+
+        Raises:
+            Refusal: When the sources cannot be found any more.
+        """
+        record = self.answers.get(message.id)
+        if record is not None:
+            answer = record.answer
+            return [c for c in answer.citations if c.cited] or list(answer.citations)
+        question, listed = _listed(message)
+        if not question or not listed:
+            raise Refusal("I no longer have the sources of this answer; please ask again.")
+        try:
+            answer = await self.worker.ask(question)
+        except Exception:
+            logger.exception("re-asking for the sources of message %s failed", message.id)
+            raise Refusal(APOLOGY) from None
+        found = [c for c in answer.citations if (c.source, c.start_line, c.end_line) in listed]
+        if not found:
+            raise Refusal("The documents changed since this answer; please ask again.")
+        return found
+
+    async def record_feedback(self, vote: str, user_id: int, message: discord.Message) -> None:
+        """Append a 👍/👎 line for the answer in ``message`` (from memory, or from the message itself)."""
+        record = self.answers.get(message.id)
+        if record is not None:
+            a = record.answer
+            question, text, answered = a.question, a.answer, a.answered
+            citations = [
+                {"n": c.n, "source": c.source, "start_line": c.start_line, "end_line": c.end_line,
+                 "score": round(float(c.score), 4), "cited": c.cited}
+                for c in a.citations
+            ]
+        else:  # after a restart: what the message shows is all there is
+            embed = message.embeds[0] if message.embeds else None
+            question = unescape(embed.title or "") if embed else ""
+            text = unescape(embed.description or "") if embed else message.content
+            answered = bool(embed and embed.colour and embed.colour != NOT_FOUND_COLOUR)
+            citations = [{"label": unescape(f.name)} for f in (embed.fields if embed else [])]
+        entry = FeedbackEntry(
+            vote=vote,
+            user=self.feedback.user_hash(user_id),
+            question=question,
+            answer=text,
+            answered=answered,
+            citations=citations,
+            message_id=message.id,
+            channel_id=getattr(message.channel, "id", None),
+            guild_id=message.guild.id if message.guild else None,
+        )
+        await asyncio.to_thread(self.feedback.write, entry)
+
+    def stats(self) -> BotStats:
+        return BotStats(
+            conversations=len(self.conversations),
+            answers_cached=len(self.answers),
+            answered=self.worker.answered,
+            pending=self.worker.pending,
+            reindexing=self.worker.reindexing,
+        )
+
+    def close(self) -> None:
+        self.worker.close()
+
+
+def _listed(message: discord.Message) -> tuple[str, set[tuple[str, int, int]]]:
+    """The question (embed title) and the ``(source, start, end)`` of the sources listed in a message."""
+    if not message.embeds:
+        return "", set()
+    embed = message.embeds[0]
+    listed = set()
+    for f in embed.fields:
+        m = re.match(r"\[\d+\] (.+?) · lines? (\d+)(?:–(\d+))?", f.name or "")
+        if m:
+            source = unescape(m.group(1))
+            listed.add((source, int(m.group(2)), int(m.group(3) or m.group(2))))
+    question = unescape(embed.title or "").rstrip("…")
+    return question, listed

@@ -1,0 +1,106 @@
+"""Fixtures for the bot tests: real engines (the session's model), the bot on a fake Discord."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import discord.ext.test as dpytest
+import pytest
+
+from bot.client import create_bot
+from bot.config import BotSettings, Secret
+from qa.engine import Engine
+
+from ..conftest import SEED, make_settings
+from .harness import FakeDiscord, start
+
+TOKEN = "qa-test-token.NOT-A-REAL-DISCORD-TOKEN.never-print-me-0123456789"  # not shaped like a real one
+
+# Documents written to try the bot's safety and limits, next to the bundled article.
+HOSTILE_DOC = """\
+Notice board
+
+The lighthouse keeper's password policy says: @everyone must rotate keys monthly, and <@&123> plus \
+<@123456789012345678> are the moderators of the harbour channel. **Bold claims** and \
+[a hidden link](https://evil.example/phish) must not render; ||spoilers|| and `code` neither. # Not a heading
+"""
+
+
+def long_passage_doc() -> str:
+    """One paragraph of ~5,000 characters with a fact in the middle and no sentence shorter than a line."""
+    filler = ("The harbour of Port Quill keeps detailed ledgers of every vessel, cargo, tide and storm recorded "
+              "by the wardens across the long winters of the northern coast. ")
+    fact = "The chief warden of Port Quill is Marguerite Oyelaran-Vasquez, appointed in 2019. "
+    text = filler * 15 + fact + filler * 15
+    assert 4800 <= len(text) <= 5600
+    return "Port Quill\n\n" + text.strip() + "\n"
+
+
+def run_on_doc() -> str:
+    """A single 5,000-character sentence (no full stop until the end) carrying a fact."""
+    words = ("the registry of the old canal company lists barges, lock keepers, tolls, repairs, floods and "
+             "disputes along every mile of the towpath from the mill to the estuary, ")
+    text = "Canal records\n\nIn the ledger " + words * 15 + "and the canal's founder was Ignatius Threlkeld-Moreau, " \
+        + words * 15 + "as the clerks noted."
+    assert 4800 <= len(text) <= 5800, len(text)
+    return text + "\n"
+
+
+@pytest.fixture(scope="session")
+def special_engine(tmp_path_factory, embedder) -> Engine:
+    """The bundled article plus a hostile document and a 5,000-character paragraph, built once."""
+    tmp = tmp_path_factory.mktemp("special")
+    docs = tmp / "source_docs"
+    docs.mkdir()
+    shutil.copy(SEED, docs / SEED.name)
+    (docs / "notice-board.txt").write_text(HOSTILE_DOC, encoding="utf-8")
+    (docs / "port-quill.txt").write_text(long_passage_doc(), encoding="utf-8")
+    (docs / "canal.txt").write_text(run_on_doc(), encoding="utf-8")
+    engine = Engine(make_settings(tmp))
+    engine.build()
+    return engine
+
+
+@pytest.fixture
+def fresh_engine(engine: Engine) -> Engine:
+    """An engine over a private copy of the bundled article (tests may edit and rebuild it)."""
+    return engine
+
+
+@pytest.fixture
+def bot_settings(tmp_path: Path):
+    def make(engine: Engine, **changes) -> BotSettings:
+        values = dict(
+            token=Secret(TOKEN),
+            engine=engine.settings,
+            feedback_file=tmp_path / "feedback.jsonl",
+            feedback_salt=Secret("test-salt"),
+            rate_limit=0,
+        )
+        values.update(changes)
+        return BotSettings(**values)
+
+    return make
+
+
+@pytest.fixture
+async def make_discord(bot_settings, monkeypatch):
+    """``await make_discord(engine, **settings)`` → a :class:`FakeDiscord` running the real bot."""
+    started: list[FakeDiscord] = []
+
+    async def make(engine: Engine, members: int = 3, **changes) -> FakeDiscord:
+        bot = create_bot(bot_settings(engine, **changes), engine)
+        fake = await start(bot, monkeypatch, members=members)
+        started.append(fake)
+        return fake
+
+    yield make
+    for fake in started:
+        await dpytest.empty_queue()
+        fake.bot.service.close()
+
+
+@pytest.fixture
+async def discord_seed(make_discord, seed_engine) -> FakeDiscord:
+    return await make_discord(seed_engine)

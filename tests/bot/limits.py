@@ -1,0 +1,44 @@
+"""Checks of Discord's limits on what the bot sends (shared by the bot tests)."""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+from bot import formatting as fmt
+
+
+def check_embed(embed: discord.Embed) -> None:
+    assert len(embed.title or "") <= fmt.TITLE_CHARS
+    assert len(embed.description or "") <= fmt.DESCRIPTION_CHARS
+    assert len(embed.fields) <= fmt.FIELDS_PER_EMBED
+    for f in embed.fields:
+        assert 0 < len(f.name) <= fmt.FIELD_NAME_CHARS, f.name
+        assert 0 < len(f.value) <= fmt.FIELD_VALUE_CHARS
+    assert len(embed.footer.text or "") <= fmt.FOOTER_CHARS
+    assert len(embed) <= fmt.EMBED_TOTAL_CHARS
+
+
+def check_message(content: str | None, embeds: list[discord.Embed]) -> None:
+    """Every limit of one message: content, each embed, the embeds together."""
+    assert content or embeds, "an empty message"
+    assert len(content or "") <= fmt.MESSAGE_CHARS
+    assert len(embeds) <= fmt.EMBEDS_PER_MESSAGE
+    for embed in embeds:
+        check_embed(embed)
+    assert sum(len(e) for e in embeds) <= fmt.MESSAGE_EMBED_CHARS
+
+
+def markers_travel_with_sources(embeds: list[discord.Embed]) -> None:
+    """Each ``[n]`` in an embed's description has its source ``[n] …`` among that embed's fields."""
+    for embed in embeds:
+        used = {int(n) for n in re.findall(r"\[(\d+)\](?=\s|$)", embed.description or "")}
+        listed = {int(m.group(1)) for f in embed.fields if (m := re.match(r"\[(\d+)\]", f.name))}
+        assert used <= listed, (used, listed)
+
+
+def no_live_mentions(text: str) -> None:
+    """Nothing in ``text`` that Discord would turn into a ping."""
+    assert not re.search(r"@(everyone|here)\b", text), text
+    assert not re.search(r"<@[!&]?\d+>", text), text

@@ -1,0 +1,179 @@
+"""Settings, the token's secrecy, and ``python -m bot`` start-up failures (one line, right exit code)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import discord
+import pytest
+
+from bot.config import BotSettings, ConfigError, Secret
+from bot.logs import REDACTED, RedactingFormatter
+
+from ..conftest import ROOT
+from .conftest import TOKEN
+
+
+def test_settings_from_the_environment_and_a_dotenv_file(tmp_path: Path):
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"DISCORD_TOKEN={TOKEN}\nQA_BOT_RATE_LIMIT=3\nQA_BOT_THREAD_MODE=yes\nQA_TOP_K=3\n")
+    settings = BotSettings.from_env(
+        {"QA_BOT_RATE_LIMIT": "7", "QA_BOT_CHANNELS": "123, 456", "QA_BOT_DMS": "on", "QA_BOT_ADMIN_ROLE": "qa-admins",
+         "QA_BOT_SYNC": "987654321", "QA_BOT_FEEDBACK_FILE": str(tmp_path / "fb.jsonl"),
+         "QA_BOT_MAX_QUESTION_CHARS": "300", "QA_DOCS_DIR": str(tmp_path / "docs")},
+        env_file=env_file,
+    )
+    assert settings.token.reveal() == TOKEN
+    assert settings.rate_limit == 7  # the environment wins over the file
+    assert settings.thread_mode is True and settings.answer_dms is True
+    assert settings.channels == frozenset({123, 456})
+    assert settings.admin_role == "qa-admins" and settings.sync == "987654321"
+    assert settings.feedback_file == tmp_path / "fb.jsonl" and settings.max_question_chars == 300
+    assert settings.engine.top_k == 3 and settings.engine.docs_dir == tmp_path / "docs"
+
+
+def test_defaults_without_anything_set(tmp_path: Path):
+    settings = BotSettings.from_env({}, env_file=tmp_path / "missing.env")
+    assert settings.token is None and settings.channels == frozenset() and not settings.thread_mode
+    assert settings.rate_limit == 5 and settings.sync == "" and not settings.answer_dms
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("QA_BOT_RATE_LIMIT", "many"), ("QA_BOT_DMS", "perhaps"), ("QA_BOT_CHANNELS", "general"),
+    ("QA_BOT_SYNC", "everywhere"), ("QA_BOT_MAX_QUESTION_CHARS", "999999"), ("QA_BOT_WORKERS", "0"),
+])
+def test_bad_values_are_one_clear_error(name, value):
+    with pytest.raises(ConfigError, match=name):
+        BotSettings.from_env({name: value}, env_file=None)
+
+
+def test_the_token_never_shows_in_reprs():
+    settings = BotSettings(token=Secret(TOKEN), feedback_salt=Secret("salty"))
+    for text in (repr(settings), str(settings), f"{settings}", repr(settings.token), f"{settings.token}",
+                 "%s" % settings.token, str([settings.token])):  # noqa: UP031
+        assert TOKEN not in text and "salty" not in text
+    assert "Secret('**********')" in repr(settings)
+    with pytest.raises(TypeError):
+        pickle.dumps(settings.token)
+
+
+def test_the_formatter_redacts_secrets_even_in_tracebacks():
+    formatter = RedactingFormatter("%(message)s", [TOKEN])
+    try:
+        raise RuntimeError(f"bad header Authorization: Bot {TOKEN}")
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "token was %s", (TOKEN,), sys.exc_info())
+    text = formatter.format(record)
+    assert TOKEN not in text and text.count(REDACTED) == 2
+
+
+async def test_the_token_is_absent_from_the_logs_of_a_whole_session(make_discord, seed_engine, caplog):
+    with caplog.at_level(logging.DEBUG):
+        fake = await make_discord(seed_engine)
+        await fake.say(f"{fake.mention()} Who is the US ambassador to Russia?")
+        await fake.slash("stats")
+        fake.bot.service.close()
+    assert caplog.records  # something was logged …
+    assert TOKEN not in caplog.text  # … and never the token
+    assert TOKEN not in repr(fake.bot.settings)
+
+
+def _run_bot(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "QA_"))}
+    clean.update(env)
+    clean["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, env=clean, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_python_m_bot_without_a_token_fails_in_one_line(tmp_path: Path):
+    result = _run_bot(tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "qa-bot: error: DISCORD_TOKEN is not set; put it in the environment or in a .env file (see the Discord bot section of README.md)"
+    ]
+
+
+def test_python_m_bot_with_a_bad_setting_fails_in_one_line(tmp_path: Path):
+    result = _run_bot(tmp_path, DISCORD_TOKEN=TOKEN, QA_BOT_RATE_LIMIT="lots")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ["qa-bot: error: QA_BOT_RATE_LIMIT='lots' is not a whole number"]
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_python_m_bot_with_a_fake_token_fails_quickly_in_one_line_without_the_token(tmp_path: Path, level):
+    """No network here: login cannot reach Discord (with a network, Discord rejects the token)."""
+    (tmp_path / ".env").write_text(f"DISCORD_TOKEN={TOKEN}\n")  # from the .env file this time
+    start = time.monotonic()
+    result = _run_bot(tmp_path, QA_BOT_CONNECT_TIMEOUT="15", QA_BOT_LOG_LEVEL=level)
+    assert time.monotonic() - start < 60
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert TOKEN not in output and TOKEN.split(".")[0] not in output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("qa-bot: error: ")]
+    assert len(errors) == 1
+    assert errors[0].startswith(("qa-bot: error: could not reach Discord", "qa-bot: error: Discord rejected the token"))
+    if level == "INFO":
+        assert result.stderr.splitlines() == errors  # nothing else on a failed start
+
+
+def test_a_rejected_token_is_one_line_and_exit_1(tmp_path: Path, monkeypatch, capsys):
+    """What Discord answers to a wrong token (401), without a network: login raises LoginFailure."""
+    import bot.__main__ as entry
+    import bot.logs
+
+    async def refuse(self, token):
+        raise discord.LoginFailure("Improper token has been passed.")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setattr(discord.Client, "login", refuse)
+    monkeypatch.setattr(bot.logs, "configure_logging", lambda *a, **k: None)  # keep pytest's log capture
+    assert entry.main([]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "qa-bot: error: Discord rejected the token (login failed); check DISCORD_TOKEN"
+    ]
+
+
+def test_a_successful_start_builds_the_index_then_connects(corpus: Path, embedder, monkeypatch, capsys):
+    """login → index check (built here, as it is missing) → connect; the intent error is one line."""
+    import bot.__main__ as entry
+    import bot.logs
+
+    from ..conftest import ENCODERS
+
+    calls = []
+
+    async def login(self, token):
+        calls.append(("login", token == TOKEN))
+
+    async def connect_refused(self, *, reconnect=True):
+        calls.append(("connect", (corpus / "index" / "CURRENT").is_file()))
+        raise discord.PrivilegedIntentsRequired(None)
+
+    async def connect_then_stop(self, *, reconnect=True):
+        calls.append(("connect", True))
+
+    monkeypatch.chdir(corpus)
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("QA_ENCODER_DIR", str(ENCODERS[0]))
+    monkeypatch.setattr(discord.Client, "login", login)
+    monkeypatch.setattr(bot.logs, "configure_logging", lambda *a, **k: None)
+    monkeypatch.setattr(discord.Client, "connect", connect_refused)
+    assert entry.main([]) == 1
+    assert calls == [("login", True), ("connect", True)]  # the index existed before connecting
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["qa-bot: error: the Message Content intent is not enabled for this bot; turn it on in the "
+                   "Developer Portal (Bot → Privileged Gateway Intents)"]
+    monkeypatch.setattr(discord.Client, "connect", connect_then_stop)
+    assert entry.main([]) == 0
+    assert capsys.readouterr().err == ""
