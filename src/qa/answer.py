@@ -6,7 +6,7 @@ The engine never writes text of its own into an answer except the fixed "not fou
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from qa.keyword import tokenize
 from qa.retrieval import Hit
@@ -50,6 +50,8 @@ class AnswerSentence:
     text: str
     n: int
     line: int
+    #: The score it was chosen with (answers quote in reading order, not by score).
+    score: float = 0.0
 
 
 @dataclass
@@ -84,14 +86,24 @@ class Answer:
 @dataclass(frozen=True)
 class AnswerParams:
     #: Evidence below this declines the question.
-    threshold: float = 0.35
+    threshold: float = 0.38
     #: Weight of question-word overlap when choosing sentences.
     overlap_weight: float = 0.3
+    #: Weight of the share of the question's word pairs a sentence repeats.
+    phrase_weight: float = 0.3
+    #: Weight of the passage's retrieval score (a sentence of a better passage wins ties).
+    passage_weight: float = 0.3
     #: A second sentence joins the answer when it scores at least this share of the best one.
-    second_ratio: float = 0.9
+    second_ratio: float = 0.8
     max_sentences: int = 2
     #: Passages whose sentences may be quoted.
-    answer_depth: int = 3
+    depth: int = 3
+
+    @classmethod
+    def from_settings(cls, settings) -> AnswerParams:
+        """The ``answer_*`` fields of :class:`qa.settings.Settings` (``answer_threshold`` is ``threshold``)."""
+        values = {f.name: getattr(settings, f"answer_{f.name}", None) for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if v is not None})
 
 
 def evidence(hits: list[Hit]) -> float:
@@ -108,6 +120,7 @@ def compose(
     hits: list[Hit],
     docs_label: str,
     params: AnswerParams,
+    adjust: dict[int, float] | None = None,
 ) -> Answer:
     """Turn hits into an :class:`Answer`.
 
@@ -118,6 +131,8 @@ def compose(
         hits: Retrieved passages, best first.
         docs_label: Name of the docs folder, prefixed to source paths.
         params: Answer settings.
+        adjust: Sentence row → amount added to its score when choosing the sentences to quote
+            (a follow-up demotes what the previous turn quoted); the evidence is not affected.
 
     Returns:
         The answer; ``answered`` is False when the evidence is below the threshold.
@@ -130,13 +145,16 @@ def compose(
     q_tokens = list(dict.fromkeys(tokenize([query_text])[0]))
     q_idf = dict(zip(q_tokens, index.keyword.idf(q_tokens), strict=True))
     scored: list[tuple[float, int, int]] = []  # (score, hit index, position in hit)
-    for h, hit in enumerate(hits[: params.answer_depth]):
+    for h, hit in enumerate(hits[: params.depth]):
         texts = [index.sentence_text(int(r)) for r in hit.sentence_rows]
         overlaps = _overlap(q_idf, texts)
-        for p, (cos, ov) in enumerate(zip(hit.sentence_scores, overlaps, strict=True)):
+        pairs = hit.sentence_pairs if hit.sentence_pairs is not None else [0.0] * len(texts)
+        for p, (cos, ov, pair) in enumerate(zip(hit.sentence_scores, overlaps, pairs, strict=True)):
             if len(texts[p].split()) < 2:  # a lone heading or label is no answer
                 continue
-            scored.append((float(cos) + params.overlap_weight * ov + 0.1 * hit.score, h, p))
+            bonus = adjust.get(int(hit.sentence_rows[p]), 0.0) if adjust else 0.0
+            value = float(cos) + params.overlap_weight * ov + params.phrase_weight * float(pair)
+            scored.append((value + params.passage_weight * hit.score + bonus, h, p))
     if not scored:
         return Answer(question, NOT_FOUND, False, citations, score=score)
     scored.sort(reverse=True)
@@ -162,7 +180,7 @@ def compose(
 
     parts: list[str] = []
     quoted: list[AnswerSentence] = []
-    for _, h, p in chosen:
+    for value, h, p in chosen:
         row = int(hits[h].sentence_rows[p])
         text = _SPACES.sub(" ", index.sentence_text(row)).strip()
         citation = citations[number[h] - 1]
@@ -172,7 +190,7 @@ def compose(
         s_end = int(index.sentences[row]["end"]) - int(chunk["start"])
         citation.highlights.append((s_start, s_end))
         line = citation.start_line + citation.text.count("\n", 0, s_start)
-        quoted.append(AnswerSentence(text, number[h], line))
+        quoted.append(AnswerSentence(text, number[h], line, value))
         parts.append(f"{text} [{number[h]}]")
     return Answer(question, " ".join(parts), True, citations, quoted, score=score)
 

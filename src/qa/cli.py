@@ -45,6 +45,28 @@ def _parser() -> argparse.ArgumentParser:
 
     stats = sub.add_parser("stats", parents=[common], help="documents, chunks, model, index age and freshness")
     stats.add_argument("--json", action="store_true", help="print one JSON object")
+
+    ev = sub.add_parser(
+        "eval", help="measure retrieval and answer quality on a benchmark file",
+        description="Index a benchmark's passages in a temporary folder, ask its questions, report the scores.",
+    )
+    data = ev.add_mutually_exclusive_group(required=True)
+    data.add_argument("--squad", type=Path, metavar="PATH", help="a file in the SQuAD JSON layout")
+    data.add_argument("--conversations", type=Path, metavar="PATH", help="multi-turn retrieval tasks (JSON lines)")
+    ev.add_argument("--limit", type=int, metavar="N", help="ask at most N questions, spread over the file")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--articles", choices=("all", "even", "odd"), default="all",
+                    help="SQuAD: ask only the questions of the even- or odd-numbered articles (a tuning and a "
+                         "held-out half); every paragraph is still indexed")
+    ev.add_argument("--no-title", action="store_true",
+                    help="SQuAD: paragraphs without their article title as a heading")
+    ev.add_argument("--calibrate", action="store_true",
+                    help="SQuAD: evidence of answerable vs unanswerable questions (one half of the articles "
+                         "against an index of the other), and the error rates per threshold")
+    ev.add_argument("--workdir", type=Path, metavar="DIR", help="build the index here and keep it (default: a temporary folder)")
+    ev.add_argument("--model", metavar="NAME_OR_PATH", help="embedding model (default: all-MiniLM-L6-v2)")
+    ev.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    ev.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     return parser
 
 
@@ -309,4 +331,82 @@ def _print_json(data: object, stream: TextIO | None = None) -> None:
     print(json.dumps(data, ensure_ascii=False), file=stream or sys.stdout)
 
 
-_COMMANDS = {"ask": _cmd_ask, "build": _cmd_build, "chat": _cmd_chat, "stats": _cmd_stats}
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from qa.settings import Settings
+
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    path = args.squad or args.conversations
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    settings = Settings.from_env(model=args.model)
+    progress = _progress(args)
+    if args.conversations is not None:
+        return _eval_conversations(args, settings, progress)
+
+    from qa import evaluation
+
+    if args.calibrate:
+        calibration = evaluation.calibrate(path, settings, args.limit, not args.no_title, progress)
+        thresholds = sorted({round(0.05 * i, 2) for i in range(16)} | {round(settings.answer_threshold, 4)})
+        rows = calibration.table(thresholds)
+        at3 = calibration.threshold_for(0.03)
+        if args.json:
+            _print_json({"answerable": len(calibration.answerable), "unanswerable": len(calibration.unanswerable),
+                         "threshold_for_3pct_declined": round(at3, 4), "current_threshold": settings.answer_threshold,
+                         "rows": rows})
+            return 0
+        print(f"{len(calibration.answerable)} answerable and {len(calibration.unanswerable)} unanswerable questions")
+        print("| threshold | answerable declined | unanswerable answered |")
+        print("|---:|---:|---:|")
+        for r in rows:
+            mark = " (current)" if r["threshold"] == round(settings.answer_threshold, 4) else ""
+            print(f"| {r['threshold']:.2f}{mark} | {r['answerable_declined']:.1%} | {r['unanswerable_answered']:.1%} |")
+        print(f"highest threshold declining at most 3% of answerable questions: {at3:.3f}")
+        return 0
+
+    report = evaluation.evaluate(path, settings, args.limit, not args.no_title, args.articles, args.workdir, progress)
+    if args.json:
+        _print_json(report.to_json())
+        return 0
+    print(render_eval(report))
+    return 0
+
+
+def _eval_conversations(args: argparse.Namespace, settings, progress: bool) -> int:
+    """``--conversations``: delegated to ``qa.conversation_eval.evaluate(path, settings, ...)``."""
+    try:
+        from qa import conversation_eval
+    except ImportError:
+        conversation_eval = None
+    evaluate = getattr(conversation_eval, "evaluate", None)
+    if evaluate is None:
+        raise UsageError("eval --conversations is not implemented yet")
+    report = evaluate(args.conversations, settings, limit=args.limit, progress=progress)
+    if args.json:
+        _print_json(report if isinstance(report, dict) else report.to_json())
+    elif hasattr(conversation_eval, "format_table"):
+        print(conversation_eval.format_table(report))
+    else:
+        _print_json(report)
+    return 0
+
+
+def render_eval(report) -> str:
+    """The ``qa eval --squad`` report as a Markdown table."""
+    j = report.to_json()
+    rows = [("questions", f"{report.questions:,}"),
+            ("paragraphs (articles)", f"{report.paragraphs:,} ({report.articles})"),
+            ("title heading", "yes" if report.title_heading else "no")]
+    rows += [(f"recall@{k}", f"{j[f'recall@{k}']:.4f}") for k in report.recall]
+    rows += [("MRR", f"{j['mrr']:.4f}"), ("answer contains gold", f"{j['answer_contains']:.4f}"),
+             ("declined", f"{j['declined']:.4f}"),
+             ("latency p50 / p95 (ms)", f"{j['latency_p50_ms']:.1f} / {j['latency_p95_ms']:.1f}"),
+             ("index build (s)", f"{j['build_s']:.1f}")]
+    width = max(len(k) for k, _ in rows)
+    lines = [f"| {'metric':<{width}} | value |", f"|{'-' * (width + 2)}|------:|"]
+    lines += [f"| {k:<{width}} | {v} |" for k, v in rows]
+    return "\n".join(lines)
+
+
+_COMMANDS = {"ask": _cmd_ask, "build": _cmd_build, "chat": _cmd_chat, "stats": _cmd_stats, "eval": _cmd_eval}

@@ -1,8 +1,29 @@
-"""Conversation memory and follow-up resolution, without a language model.
+"""Conversation memory and follow-up resolution, by retrieval and without a language model.
 
-A follow-up ("What did he oppose in 1999?", "And Russia's ambassador?") is retrieved twice: as
-asked, and expanded with the previous question and the salient words of the previous answer;
-the two retrievals are fused with weights. A self-contained new question is left alone.
+A follow-up ("What did he oppose in 1999?", "And the American one?", "Why?") is resolved from the
+earlier turns of its conversation:
+
+1. **Rewrite what can be rewritten safely**: "he"/"his" becomes the person the conversation is
+   about (the answer of a "who" question, else the person the last question named, carried from
+   turn to turn); "the American one" takes the noun of the last question. The user sees the
+   result ("Understood as: What did Boris Yeltsin oppose in 1999?").
+2. **Expand**: a second query adds the last turn's context — the names and rarest words of the
+   last answer's *top cited sentence* (not of the whole answer, so a weaker second sentence does
+   not steer), then the words of the last question; a lighter third query adds older questions.
+   A question with a new subject of its own ("What about in 2000?", "And under Yeltsin?") keeps
+   the last question's frame but none of the old subject's names.
+3. **Weigh by how well the question does alone**: its own retrieval's evidence score (the one the
+   engine declines unanswerable questions with) sets the history's share, from 0.6 when the
+   question finds nothing on its own down to 0.15 when it finds strong evidence.
+4. **Fuse**: the question's own ranking and the weighted question + history ranking are merged by
+   weighted reciprocal-rank fusion.
+5. **Topic switch**: a question with no back-reference that shares no word with the recent turns,
+   or that retrieves so well on its own that the history's share would be negligible, is taken as
+   asked — a self-contained new question is not dragged back to the old topic.
+6. **Say something new**: when the answer's sentences are chosen, the sentences recent answers led
+   with are demoted unless they hold a word of the new question (always after "what else"), and
+   are dropped when quoted beside a better new sentence (answers quote in reading order, so they
+   would come first); bare title lines are demoted; after "why" a sentence giving a reason gains.
 """
 
 from __future__ import annotations
@@ -10,47 +31,129 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-_PRONOUNS = re.compile(
-    r"\b(he|she|it|they|them|him|her|his|hers|its|their|theirs|this|that|these|those|there|then|"
-    r"the latter|the former|the same)\b",
+from qa.answer import NOT_FOUND
+from qa.keyword import tokenize
+
+if TYPE_CHECKING:
+    from qa.retrieval import Hit
+
+_WORD = re.compile(r"[A-Za-z][\w'’.-]*[\w]|[A-Za-z]|\d[\d,.–-]*\d|\d")
+_PERSON = re.compile(r"\b(he|she|him|her|his|hers|himself|herself)\b", re.IGNORECASE)
+# Words that point back at something said before. "it"/"there" are often expletive ("is it
+# possible", "is there a fee"), so on their own they do not make a question a follow-up.
+_REFERENCE = re.compile(
+    r"\b(he|she|him|her|his|hers|himself|herself|they|them|their|theirs|its|these|those|"
+    r"the latter|the former|the same|such|else|former|latter|this one|that one|the other)\b",
     re.IGNORECASE,
 )
+_WHY = re.compile(r"\s*(and\s+|but\s+|so\s+)?(why|how come|for what reason)\b", re.IGNORECASE)
+_BECAUSE = re.compile(
+    r"\b(because|due to|owing to|as a result|result of|in order to|so that|therefore|thus|hence|led to|caused|"
+    r"reasons?|in response to|aimed? to|(saw|see|sees|viewed|regarded|considered) (it|this|that|them) as)\b",
+    re.IGNORECASE,
+)
+_MORE = re.compile(r"\b(else|other|another|more|besides)\b", re.IGNORECASE)
+_DEMONSTRATIVE = re.compile(r"\b(this|that|these|those|it|there|then)\b", re.IGNORECASE)
 _FOLLOW_UP_START = re.compile(
-    r"^\s*(and|but|also|so|what about|how about|and what|why|when|since when|on what|who else|"
-    r"where else|which one|how so|how long|what else)\b",
+    r"^\s*(and|but|also|so|or|what about|how about|what of|and what|and who|and when|and where|why|"
+    r"why not|since when|until when|on what|for what|who else|where else|what else|which one|how so|"
+    r"how come|how long|how much|how many|really|then what|in what way|is that|was that|were they|"
+    r"did they|does it|did it|is it|was it)\b",
     re.IGNORECASE,
 )
-_WORD = re.compile(r"[A-Za-z][\w'’-]*|\d[\d,.]*")
 _STOP = frozenset(
     "a an the and or but of in on at to for from by with about as is are was were be been being do did "
-    "does what who whom whose which when where why how that this these those it its he she they them his "
-    "her their there then than also so not no yes into over under after before during since until".split()
+    "does done what who whom whose which when where why how that this these those it its he she they them "
+    "his her their there then than also so not no yes into over under after before during since until i me "
+    "my we our you your us can could should would will shall may might must has have had having any some "
+    "all more most other such only own same too very just if else once here both each few much many "
+    "again further while because until against between through up down out off above below s t don "
+    "tell know give show explain please want need like get got one ones thing things way ok okay well "
+    "thanks thank hi hello".split()
+)
+# Words before a name that make it a person's ("president Yeltsin").
+_TITLES = frozenset(
+    "president presidents secretary ambassador minister prime chancellor king queen prince princess senator "
+    "governor general admiral mr mrs ms dr sir lord lady judge chairman ceo founder director envoy".split()
+)
+_CONNECTORS = frozenset({"of", "the", "and", "de", "von", "van", "da", "del", "&"})
+# Words that are capitalised only because they start a sentence, not because they are names.
+_STARTERS = frozenset(
+    "although however following despite because meanwhile moreover furthermore additionally therefore thus "
+    "yet still later today currently finally first second third instead indeed nevertheless nonetheless "
+    "overall similarly likewise besides otherwise hence accordingly consequently unlike like according "
+    "beginning starting throughout within without among amid upon toward towards along across beyond "
+    "whether unless though even every many several most some each another other".split()
 )
 
 
 @dataclass
 class Turn:
-    """One exchange: the question, how it was understood, the answer text and its cited sources."""
+    """One exchange.
+
+    Attributes:
+        question: The question as asked.
+        understood_as: The question with references resolved (never the retrieval expansion, so
+            context does not snowball from turn to turn).
+        answer: The answer text.
+        sources: Sources the answer cites.
+        at: When the turn was recorded (seconds since the epoch).
+        focus: The answer's top cited sentence: the salient names of the answer come from it, so
+            a weaker second sentence does not steer the next question.
+        quoted: The sentences the answer quoted (a follow-up should bring new ones first).
+        person: The person "he"/"she" referred to in this turn, carried to the next one.
+    """
 
     question: str
     understood_as: str
     answer: str
     sources: list[str] = field(default_factory=list)
     at: float = field(default_factory=time.time)
+    focus: str = ""
+    quoted: list[str] = field(default_factory=list)
+    person: str | None = None
 
 
 @dataclass
 class QueryPlan:
-    """What to retrieve for a question: weighted query texts and the question as understood."""
+    """What to retrieve for a question.
+
+    Attributes:
+        queries: Weighted query texts; the first is the question itself (resolved).
+        understood_as: The question as understood, for display; ``None`` when taken as asked.
+        resolved: The question with "he"/"the American one" resolved (the question itself when
+            there was nothing to resolve).
+        follow_up: Whether earlier turns shaped the queries.
+        person: The person the conversation is about (what "he"/"she" would refer to), if any.
+        repeated: Sentences recent answers led with.
+        repeat_penalty: How much a repeated sentence loses when the answer's sentences are chosen
+            (see :func:`sentence_adjustment`).
+    """
 
     queries: list[tuple[str, float]]
-    understood_as: str | None  # None when the question is taken as it is
+    understood_as: str | None
+    resolved: str = ""
+    follow_up: bool = False
+    person: str | None = None
+    repeated: frozenset[str] = frozenset()
+    repeat_penalty: float = 0.0
+    #: For :func:`weigh`: scale of the history share, whether the question has no words of its
+    #: own, the expansions' relative weights, and the parameters.
+    history_scale: float = 1.0
+    empty: bool = False
+    relative: list[float] | None = None
+    params: PlanParams | None = None
+    #: Stemmed words the question adds to the last one, and whether it asks "why" (sentence choice).
+    asked_terms: frozenset[str] = frozenset()
+    why: bool = False
 
 
 class Conversation:
-    """A bounded history of turns (by count and by age).
+    """A bounded history of turns (by count and by age), one per chat session or thread.
 
     Args:
         max_turns: Turns kept; older ones are forgotten.
@@ -60,7 +163,7 @@ class Conversation:
     def __init__(self, max_turns: int = 8, max_age_s: float = 3600.0) -> None:
         self.max_turns = max_turns
         self.max_age_s = max_age_s
-        self._turns: deque[Turn] = deque(maxlen=max_turns)
+        self._turns: deque[Turn] = deque(maxlen=max(1, max_turns))
 
     @property
     def turns(self) -> list[Turn]:
@@ -70,8 +173,20 @@ class Conversation:
             self._turns.popleft()
         return list(self._turns)
 
+    @property
+    def last(self) -> Turn | None:
+        turns = self.turns
+        return turns[-1] if turns else None
+
     def add(self, turn: Turn) -> None:
         self._turns.append(turn)
+
+    def replace_last(self, turn: Turn) -> None:
+        """Replace the most recent turn (e.g. to record a corrected answer)."""
+        if self._turns:
+            self._turns[-1] = turn
+        else:
+            self._turns.append(turn)
 
     def reset(self) -> None:
         self._turns.clear()
@@ -80,40 +195,463 @@ class Conversation:
         return len(self.turns)
 
 
+# -- words and names ----------------------------------------------------------------------------
+
+
+def _norm(word: str) -> str:
+    """A crude stem so "opposed"/"oppose" and "Russia's"/"Russia" count as the same word."""
+    w = word.lower().replace("’", "'").removesuffix("'s").strip(".,'-")
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(w) > len(suffix) + 3 and w.endswith(suffix):
+            return w[: -len(suffix)]
+    return w
+
+
 def content_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text) if w.lower() not in _STOP]
+    """Words of a text that carry meaning (no stop words), in order."""
+    return [w.strip(".") for w in _WORD.findall(text) if w.lower().strip(".") not in _STOP]
 
 
-def is_follow_up(question: str) -> bool:
-    """Whether a question leans on earlier turns (a pronoun, a leading "and"/"what about", or very short)."""
-    words = content_words(question)
-    return bool(_FOLLOW_UP_START.search(question) or _PRONOUNS.search(question) or len(words) <= 2)
+def _stems(text: str) -> set[str]:
+    return {_norm(w) for w in content_words(text)}
+
+
+def entities(text: str) -> list[str]:
+    """Names and numbers of a text, in order and as written: runs of capitalised words ("George W.
+    Bush", "Bosnia and Herzegovina") and years/numbers. Words capitalised only because they start a
+    sentence ("After", "Relations") are left out unless they also appear capitalised elsewhere."""
+    text = re.sub(r"\[\d+\]", " ", text)
+    tokens = list(_WORD.finditer(text))
+    lower_words = {m.group().lower() for m in tokens if m.group()[0].islower()}
+    names: list[str] = []
+    run: list[re.Match] = []
+
+    def flush() -> None:
+        while run and run[-1].group().lower() in _CONNECTORS:
+            run.pop()
+        if run:
+            names.append(text[run[0].start() : run[-1].end()])
+        run.clear()
+
+    for i, m in enumerate(tokens):
+        tok = m.group()
+        gap = text[tokens[i - 1].end() : m.start()].strip() if i else ""
+        # A name runs on across spaces, and across the dot of an initial ("W. Bush"); a comma,
+        # a bracket or a full stop ends it.
+        if run and gap and not (gap == "." and re.fullmatch(r"[A-Z]", run[-1].group())):
+            flush()
+        before = text[: m.start()].rstrip()
+        sentence_start = not before or before[-1] in ".!?:\n\"“("
+        if tok[0].isdigit():
+            flush()
+            names.append(tok)
+            continue
+        if tok[0].isupper():
+            low = tok.lower()
+            if sentence_start and (low in _STOP or low in _STARTERS or low in lower_words):
+                flush()
+                continue
+            if low in _STOP and not run:
+                continue
+            run.append(m)
+            continue
+        if run and tok.lower() in _CONNECTORS and i + 1 < len(tokens) and tokens[i + 1].group()[0].isupper():
+            run.append(m)
+            continue
+        flush()
+    flush()
+    return list(dict.fromkeys(names))
+
+
+def _said(turn: Turn) -> str:
+    """What a turn's answer said: its top sentence, else its text ("" when it declined)."""
+    if turn.focus:
+        return turn.focus
+    return "" if turn.answer.startswith(NOT_FOUND) else turn.answer
 
 
 def salient(text: str, limit: int = 8) -> list[str]:
-    """Names and numbers of a text, most characteristic first (capitalised words, years)."""
-    seen: dict[str, None] = {}
-    for w in _WORD.findall(re.sub(r"\[\d+\]", " ", text)):
-        if (w[0].isupper() or w[0].isdigit()) and w.lower() not in _STOP:
-            seen.setdefault(w, None)
-    return list(seen)[:limit]
+    """The most characteristic names and numbers of a text (see :func:`entities`)."""
+    return entities(text)[:limit]
 
 
-def plan(question: str, conversation: Conversation | None) -> QueryPlan:
+_NOT_PERSON = frozenset(
+    "union states nations kingdom republic federation empire europe america asia africa war wars court "
+    "department council party office embassy bank university company corporation act treaty agreement "
+    "organization organisation administration government ministry army navy force forces committee house "
+    "city county river sea ocean island islands mountains east west north south intervention crisis "
+    "revolution service services cloud center centre library program programme project association "
+    "institute school college hospital church street road state province region district airport station "
+    "team club league cup games award prize series system network database".split()
+)
+
+
+def _is_person(name: str, text: str) -> bool:
+    """Whether a name looks like a person's: two or more capitalised words none of which is a
+    connector, an acronym or a typical head of a place or organisation ("Union", "States"), or a
+    single word right after a title ("president Yeltsin")."""
+    words = name.split()
+    if name[0].isdigit() or any(w.lower() in _CONNECTORS for w in words):
+        return False
+    if words[0].lower() in _TITLES or words[-1].lower().strip(".") in _NOT_PERSON:
+        return False
+    if any(len(w) > 2 and w.isupper() for w in words):  # NATO, IBM: organisations
+        return False
+    if len(words) >= 2:
+        return True
+    return bool(re.search(rf"\b({'|'.join(_TITLES)})\s+{re.escape(name)}\b", text, re.IGNORECASE))
+
+
+def _without_title(name: str) -> str:
+    """"Defense Secretary Pete Hegseth" → "Pete Hegseth": the name without the title before it
+    (and without a possessive "'s")."""
+    words = re.sub(r"['’]s$", "", name).split()
+    cut = max((i + 1 for i, w in enumerate(words) if w.lower().strip(".") in _TITLES), default=0)
+    return " ".join(words[cut:])
+
+
+def _about(turn: Turn) -> str | None:
+    """The person a turn was about: after a "who" question the person in its answer
+    ("Who led Russia…?" → Boris Yeltsin), otherwise the one its question named ("When did Putin…?"
+    → Vladimir Putin, the full form from the answer), else the one carried from before."""
+    answer = _said(turn)
+    answer_names = [n for n in map(_without_title, entities(answer)) if n]
+    asked_names = [n for n in map(_without_title, entities(turn.understood_as)) if n]
+    asked = [next((a for a in answer_names if n in a), n) for n in asked_names]
+    text = f"{turn.understood_as} {answer}"
+    asked_people = [n for n in asked if _is_person(n, text)]
+    new_people = [n for n in answer_names if n not in asked and _is_person(n, text)]
+    if re.match(r"\s*(who|whom|whose)\b", turn.understood_as, re.IGNORECASE):
+        order = new_people + asked_people
+    else:
+        order = asked_people + ([turn.person] if turn.person else []) + new_people
+    return order[0] if order else turn.person
+
+
+_ONE = re.compile(r"\b(the|an?|this|that|which|other|another)(\s+[\w'’-]+)?\s+(one|ones)\b(?!\s+(of|who|that|which)\b)",
+                  re.IGNORECASE)
+
+
+def head_noun(question: str) -> str | None:
+    """The thing a question asks about, for "the American one": its first content word that is
+    not a name ("Who is Russia's ambassador to the United States?" → "ambassador")."""
+    names = set().union(set(), *(_stems(n) for n in entities(question)))
+    for w in content_words(question):
+        if w[0].islower() and _norm(w) not in names and not w[0].isdigit():
+            return w
+    return None
+
+
+def resolve_one(question: str, last_question: str) -> str:
+    """"And the American one?" → "And the American ambassador?" (the noun of the last question)."""
+    m = _ONE.search(question)
+    noun = head_noun(last_question) if m else None
+    if m is None or noun is None:
+        return question
+    plural = m.group(3).lower() == "ones"
+    return question[: m.start(3)] + (noun + "s" if plural and not noun.endswith("s") else noun) + question[m.end(3):]
+
+
+def resolve(question: str, person: str | None) -> str:
+    """The question with its first person pronoun ("he", "his", "her"…) replaced by ``person``."""
+    if person is None or not _PERSON.search(question):
+        return question
+    possessive = person + ("'" if person.endswith("s") else "'s")
+    forms = {"he": person, "she": person, "him": person, "her": person, "his": possessive,
+             "hers": possessive, "himself": person, "herself": person}
+    done = False
+
+    def sub(m: re.Match) -> str:
+        nonlocal done
+        if done:  # one substitution: a second "he" in the same question still reads right
+            return m.group()
+        done = True
+        word = m.group().lower()
+        rest = question[m.end():]
+        # "her" is both object and possessive: before a noun ("her role") it is possessive.
+        if word == "her" and re.match(r"\s+[a-z]", rest) and not re.match(
+            r"\s+(in|on|at|to|for|from|with|by|about|as|after|before|during|and|or|do|did|say|said)\b", rest
+        ):
+            return possessive
+        return forms[word]
+
+    return _PERSON.sub(sub, question)
+
+
+def rarity_of(keyword_index) -> Callable[[list[str]], list[float]]:
+    """Corpus IDF of words (their rarest stem; 0 for words the corpus does not have), from a
+    :class:`qa.keyword.KeywordIndex`: rare words of an answer say what it is about, even
+    lower-case ones ("image-deprecate", "escrow") that :func:`entities` cannot see."""
+    unknown = float(keyword_index.idf(["\x00"])[0])  # the IDF the index gives a word it has never seen
+
+    def rarity(words: list[str]) -> list[float]:
+        out = []
+        for tokens in tokenize(words) if words else []:
+            values = [float(v) for v in keyword_index.idf(tokens)] if tokens else []
+            out.append(max((v for v in values if v < unknown - 1e-9), default=0.0))
+        return out
+
+    return rarity
+
+
+# -- follow-up detection --------------------------------------------------------------------------
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether a question leans on earlier turns: a pronoun pointing back, a leading "and"/"what
+    about"/"why", a demonstrative with little else, or too few words to stand alone."""
+    words = content_words(question)
+    if _FOLLOW_UP_START.search(question) or _REFERENCE.search(question):
+        return True
+    if _DEMONSTRATIVE.search(question) and len(words) <= 3:
+        return True
+    return len(words) <= 2
+
+
+def _new_names(question: str, history: str) -> list[str]:
+    """Names in the question that the recent turns never mentioned (a new subject)."""
+    known = _stems(history)
+    return [n for n in entities(question) if not _stems(n) <= known]
+
+
+# -- the plan -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanParams:
+    """How much a follow-up leans on earlier turns.
+
+    The share of the history queries falls as the question alone retrieves better: a question
+    that finds strong evidence on its own ("What are ETFs?") needs little context, one that finds
+    nothing ("On what?") needs a lot. Confidence is the engine's evidence score of the question's
+    own retrieval (the same measure that declines unanswerable questions).
+    """
+
+    #: Share of the history queries at low and at high confidence of the question alone.
+    history_weight: tuple[float, float] = (0.6, 0.15)
+    #: The share falls from the engine's answer threshold (below it the question alone would be
+    #: declined) to this much above it, where it reaches its minimum.
+    confidence_span: float = 0.3
+    #: A self-contained question on the same topic gets this fraction of the history share.
+    continued_scale: float = 0.5
+    #: Below this share the history is dropped: the question is taken as a new topic.
+    min_history_share: float = 0.1
+    #: Weight of the older-turns query, relative to the last-turn expansion.
+    older_weight: float = 0.4
+    #: Older turns (before the last) taken into account.
+    older_turns: int = 2
+    #: Context words added from each turn.
+    max_context_words: int = 12
+    #: Names taken from the last answer's top sentence.
+    answer_names: int = 4
+    #: Rarest words taken from the last answer's top sentence (when the corpus IDF is known).
+    answer_words: int = 4
+    #: Share of its weight the question keeps when it has no content word of its own ("Why?").
+    empty_question_share: float = 0.3
+    #: Subtracted from the choice score (cosine + overlap, ~1) of a sentence the last answer quoted.
+    repeat_penalty: float = 0.15
+    #: Subtracted from the choice score of a "sentence" shorter than ``min_sentence_words`` words.
+    label_penalty: float = 0.15
+    min_sentence_words: int = 4
+    #: Added to the choice score of a sentence that gives a reason ("because", "due to") after "why".
+    reason_bonus: float = 0.1
+
+    def history_share(self, confidence: float | None, scale: float, threshold: float = 0.35) -> float:
+        """Share of the history queries for a question whose own retrieval scored ``confidence``."""
+        t = 0.5 if confidence is None else min(1.0, max(0.0, (confidence - threshold) / self.confidence_span))
+        high, low = self.history_weight
+        return (high + (low - high) * t) * scale
+
+
+def _context(
+    turn: Turn,
+    question: str,
+    parts: str,
+    p: PlanParams,
+    rarity: Callable[[list[str]], list[float]] | None = None,
+) -> list[str]:
+    """Names and words of an earlier turn that the new question may be leaving out.
+
+    ``parts`` is "answer" (the names and rarest words of the answer's top sentence, then the names
+    and words of the question), "question" (the question's only) or "frame" (the question's words
+    without the names a new subject replaces: "two countries cooperate" for "And under Yeltsin?").
+    """
+    asked = _stems(question)
+    candidates = entities(turn.understood_as) + content_words(turn.understood_as)
+    if parts == "answer":
+        said = _said(turn)
+        names = [n for n in entities(said) if not _stems(n) <= asked][: p.answer_names]
+        if rarity is not None and p.answer_words:
+            # The answer's rarest words name what it is about even when not capitalised.
+            words = list(dict.fromkeys(w for w in content_words(said) if not _stems(w) <= asked and not w[0].isdigit()))
+            ranked = sorted(zip(rarity(words), range(len(words)), strict=True), reverse=True)
+            names += [words[i] for r, i in ranked[: p.answer_words] if r > 0]
+        candidates = names + candidates
+    elif parts == "frame":
+        # The new subject replaces an old one of its kind: a year replaces a year, a name a name.
+        kinds = {n[0].isdigit() for n in _new_names(question, turn.understood_as)}
+        names = set().union(set(), *(_stems(n) for n in entities(turn.understood_as) if n[0].isdigit() in kinds))
+        candidates = [w for w in candidates if not _stems(w) <= names]
+    out: list[str] = []
+    seen: set[str] = set()
+    for w in candidates:
+        stems = _stems(w)
+        if not stems or stems <= asked or stems <= seen:
+            continue
+        seen |= stems
+        out.append(w)
+    return out[: p.max_context_words]
+
+
+def plan(
+    question: str,
+    conversation: Conversation | None,
+    params: PlanParams | None = None,
+    rarity: Callable[[list[str]], list[float]] | None = None,
+) -> QueryPlan:
     """Decide what to retrieve for ``question`` given the conversation so far.
 
     Args:
         question: The new question.
         conversation: Earlier turns, or ``None``.
+        params: Fusion weights (defaults to :class:`PlanParams`).
+        rarity: Corpus IDF of words (see :func:`rarity_of`), to pick an answer's rare words.
 
     Returns:
-        The weighted queries; a follow-up gets a second query with the earlier context.
+        The weighted queries. A follow-up gets the question (resolved) plus an expansion with the
+        last turn, and a lighter one with older turns; a topic switch gets the question alone.
     """
+    p = params or PlanParams()
     turns = conversation.turns if conversation is not None else []
-    if not turns or not is_follow_up(question):
-        return QueryPlan([(question, 1.0)], None)
+    if not turns:
+        return QueryPlan([(question, 1.0)], None, question)
     last = turns[-1]
-    context = [w for w in content_words(last.understood_as) if w.lower() not in question.lower()]
-    context += [w for w in salient(last.answer) if w not in context and w.lower() not in question.lower()]
-    expanded = f"{question} ({' '.join(context[:12])})" if context else question
-    return QueryPlan([(question, 0.4), (expanded, 0.6)], expanded)
+    older = turns[-1 - p.older_turns : -1][::-1]  # most recent first
+    recent = " ".join(f"{t.understood_as} {_said(t)}" for t in [last, *older])
+    leaning = is_follow_up(question)
+    if not leaning and not (_stems(question) & _stems(recent)):
+        # Self-contained and nothing in common with the recent turns: a new topic.
+        return QueryPlan([(question, 1.0)], None, question)
+
+    person = _about(last)
+    resolved = resolve_one(resolve(question, person), last.understood_as)
+    # A new subject without a pronoun pointing back ("What about Putin?") keeps the frame of the
+    # last question but not the names of its answer, which belong to the old subject.
+    new_subject = not _REFERENCE.search(question) and bool(_new_names(question, recent))
+    context = _context(last, resolved, "frame" if new_subject else "answer", p, rarity)
+    history: list[tuple[str, float]] = []  # expansions and their relative weights
+    if context:
+        history.append((f"{resolved} {' '.join(context)}", 1.0))
+    if leaning and not new_subject:
+        older_context: list[str] = []
+        for t in older:
+            older_context += [w for w in _context(t, resolved, "question", p)
+                              if w not in context and w not in older_context]
+        if older_context:
+            history.append((f"{resolved} {' '.join(context + older_context)}", p.older_weight))
+    carried = None if new_subject else person
+    # What the recent answers led with yields the first place (the last answer's other sentences
+    # may be just what is asked next), even if it shares words with a "what else" question.
+    repeated = frozenset(t.focus for t in [last, *older] if t.focus)
+    wants_new = bool(_MORE.search(question))
+    if not history and resolved == question:
+        return QueryPlan([(question, 1.0)], None, question, False, carried)
+    shown = [w for w in context if w[0].isupper() or w[0].isdigit()][:4] or context[:4]
+    understood = resolved + (f" (context: {', '.join(shown)})" if shown else "")
+    result = QueryPlan([(resolved, 1.0), *history], understood, resolved, True, carried, repeated, p.repeat_penalty,
+                       history_scale=1.0 if leaning else p.continued_scale,
+                       empty=not content_words(resolved), params=p,
+                       asked_terms=frozenset() if wants_new else _new_terms(question, last.understood_as),
+                       why=bool(_WHY.match(question)))
+    return weigh(result, None)
+
+
+def _terms(text: str) -> frozenset[str]:
+    """Stemmed content words of a text, as the keyword index sees them."""
+    return frozenset(tokenize([" ".join(content_words(text))])[0])
+
+
+def _new_terms(question: str, last_question: str) -> frozenset[str]:
+    """Stemmed words of a question that the last question did not have: what the user adds."""
+    return _terms(question) - _terms(last_question)
+
+
+def is_repeat(query_plan: QueryPlan, sentence: str) -> bool:
+    """Whether a follow-up should not lead with ``sentence``: a recent answer led with it, and it
+    holds none of the words the new question adds to the last one ("Under which president?" may
+    well be answered by the same sentence), or the question asks for something else ("What
+    else…?", "Any other…?")."""
+    return sentence in query_plan.repeated and not (query_plan.asked_terms & _terms(sentence))
+
+
+def sentence_adjustment(query_plan: QueryPlan, sentence: str) -> float:
+    """What a follow-up adds to a candidate sentence's score when the answer's sentences are chosen.
+
+    A repeated sentence (see :func:`is_repeat`) is demoted: a follow-up asks for something new. So is
+    a bare label of a few words (a title line): the expansion is a bag of names, which such lines
+    match without saying anything. "Why?" favours sentences that give a reason.
+    """
+    p = query_plan.params or PlanParams()
+    value = -query_plan.repeat_penalty if is_repeat(query_plan, sentence) else 0.0
+    if len(sentence.split()) < p.min_sentence_words:
+        value -= p.label_penalty
+    if query_plan.why and _BECAUSE.search(sentence):
+        value += p.reason_bonus
+    return value
+
+
+#: Hits retrieved per ranking before a follow-up's rankings are fused.
+FUSION_DEPTH = 10
+#: The k of reciprocal rank fusion: 1 / (k + rank).
+FUSION_K = 10
+
+
+def fuse(alone: list[Hit], history: list[Hit], own_weight: float, top_k: int, k: int = FUSION_K) -> list[Hit]:
+    """Weighted reciprocal-rank fusion of the question's own ranking and the history-aware one.
+
+    Fusing ranks rather than scores keeps a passage the question finds clearly on its own near
+    the top even when the history pulls elsewhere, and the other way round.
+
+    Args:
+        alone: Hits for the question alone, best first.
+        history: Hits for the weighted question + history queries, best first.
+        own_weight: Weight of ``alone`` (the rest goes to ``history``).
+        top_k: Hits to return.
+        k: Rank offset; larger flattens the difference between ranks.
+
+    Returns:
+        Hits, best first. A passage in both lists keeps the history-aware hit (its sentence scores
+        reflect the whole query); ``score`` becomes the fused score scaled so 1.0 is first in both.
+    """
+    score: dict[int, float] = {}
+    for hits, weight in ((alone, own_weight), (history, 1.0 - own_weight)):
+        for rank, hit in enumerate(hits, start=1):
+            score[hit.row] = score.get(hit.row, 0.0) + weight / (k + rank)
+    by_row = {h.row: h for h in alone} | {h.row: h for h in history}
+    rows = sorted(score, key=lambda r: -score[r])[:top_k]
+    return [replace(by_row[r], score=score[r] * (k + 1)) for r in rows]
+
+
+def weigh(query_plan: QueryPlan, confidence: float | None, threshold: float = 0.35) -> QueryPlan:
+    """The plan with its weights set for how well the question retrieves alone (``None``: unknown),
+    given the engine's answer ``threshold`` on the same evidence score.
+
+    The question keeps ``1 - share``; the history queries split ``share`` by their relative
+    weights (the last turn before older ones).
+    """
+    if not query_plan.follow_up or len(query_plan.queries) < 2 or query_plan.params is None:
+        return query_plan
+    p = query_plan.params
+    share = p.history_share(confidence, query_plan.history_scale, threshold)
+    if share < p.min_history_share:
+        # A self-contained question that retrieves well on its own: a topic switch, taken as asked.
+        return QueryPlan([(query_plan.resolved, 1.0)], None, query_plan.resolved)
+    own = 1.0 - share
+    if query_plan.empty:  # "Why?": the question alone retrieves nothing, its context has to lead
+        own *= p.empty_question_share
+    relative = query_plan.relative or [w for _, w in query_plan.queries[1:]]
+    total = sum(relative)
+    queries = [(query_plan.queries[0][0], own)] + [
+        (text, (1.0 - own) * r / total) for (text, _), r in zip(query_plan.queries[1:], relative, strict=True)
+    ]
+    return replace(query_plan, queries=queries, relative=relative)

@@ -15,8 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa import documents, indexing, store
-from qa.answer import Answer, AnswerParams, compose
-from qa.conversation import Conversation, Turn, plan
+from qa.answer import Answer, AnswerParams, compose, evidence
+from qa.conversation import (
+    FUSION_DEPTH,
+    Conversation,
+    Turn,
+    fuse,
+    is_repeat,
+    plan,
+    rarity_of,
+    sentence_adjustment,
+    weigh,
+)
 from qa.errors import CorruptIndexError, UsageError
 from qa.indexing import BuildReport
 from qa.retrieval import Query, RetrievalParams, retrieve
@@ -211,11 +221,12 @@ class Engine:
 
         Args:
             question: The question (control characters are dropped; over-long ones are cut).
-            conversation: Earlier turns; the new turn is added to it.
+            conversation: Earlier turns, used to resolve a follow-up; the new turn is added to it.
             top_k: Sources to list (defaults to the settings).
 
         Returns:
-            The answer. ``answered`` is False when the documents do not contain it.
+            The answer. ``answered`` is False when the documents do not contain it;
+            ``understood_as`` is set when earlier turns shaped the question.
 
         Raises:
             UsageError: For an empty question.
@@ -224,23 +235,46 @@ class Engine:
         question, warnings = clean_question(question, s.max_question_chars)
         top_k = top_k or s.top_k
         index = self.index()
-        query_plan = plan(question, conversation)
+        query_plan = plan(question, conversation, rarity=rarity_of(index.keyword))
         texts = [text for text, _ in query_plan.queries]
         vectors = self.encode_queries(texts)
         queries = [Query(t, v, w) for (t, w), v in zip(query_plan.queries, vectors, strict=True)]
-        params = RetrievalParams(s.candidates, s.dense_weight, s.sentence_weight)
-        hits = retrieve(index, queries, top_k, params)
-        answer = compose(
-            index,
-            question,
-            query_plan.understood_as or question,
-            hits,
-            s.docs_dir.name,
-            AnswerParams(threshold=s.answer_threshold),
-        )
+        params = RetrievalParams.from_settings(s)
+        if len(queries) > 1:
+            # A follow-up: how well the question does on its own decides how much the earlier
+            # turns weigh; then its own ranking and the history-aware one are fused by rank.
+            depth = max(top_k, FUSION_DEPTH)
+            alone = retrieve(index, [Query(texts[0], vectors[0], 1.0)], depth, params)
+            query_plan = weigh(query_plan, evidence(alone), s.answer_threshold)
+            queries = [Query(t, v, w) for (t, w), v in zip(query_plan.queries, vectors, strict=False)]
+            if len(queries) > 1:
+                hits = fuse(alone, retrieve(index, queries, depth, params), query_plan.queries[0][1], top_k)
+            else:  # a topic switch: the question alone
+                hits = alone[:top_k]
+        else:
+            hits = retrieve(index, queries, top_k, params)
+        resolved = query_plan.resolved or question
+        answer_params = AnswerParams.from_settings(s)
+        adjust: dict[int, float] | None = None
+        if query_plan.follow_up:
+            # Sentence text by row for the passages an answer may quote from.
+            sentences = {int(r): " ".join(index.sentence_text(int(r)).split()) for h in hits for r in h.sentence_rows}
+            adjust = {r: sentence_adjustment(query_plan, t) for r, t in sentences.items()}
+        answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params, adjust=adjust)
+        if adjust and len(answer.sentences) > 1:
+            # A follow-up leads with what is new: a sentence a recent answer led with, quoted beside
+            # a better new one, would come first (answers quote in reading order), so it goes.
+            old = {r for r, t in sentences.items() if is_repeat(query_plan, t)}
+            old_texts = {sentences[r] for r in old}
+            top = max(answer.sentences, key=lambda q: q.score)
+            if top.text not in old_texts and any(q.text in old_texts for q in answer.sentences):
+                answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params,
+                                 adjust=adjust | {r: -1e3 for r in old})
         answer.understood_as = query_plan.understood_as
         answer.warnings = warnings
         if conversation is not None:
-            conversation.add(Turn(question, query_plan.understood_as or question, answer.answer,
-                                  [c.source for c in answer.citations if c.cited]))
+            # The best of the quoted sentences carries the answer's names to the next turn.
+            focus = max(answer.sentences, key=lambda q: q.score).text if answer.sentences else ""
+            conversation.add(Turn(question, resolved, answer.answer, [c.source for c in answer.citations if c.cited],
+                                  focus=focus, quoted=[q.text for q in answer.sentences], person=query_plan.person))
         return answer

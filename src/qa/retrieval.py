@@ -1,16 +1,31 @@
 """Find the passages that answer a query: dense + BM25 fusion, sentence-level rerank, dedup.
 
+1. Candidates: the ``candidates`` best chunks by FAISS and by BM25 (bm25s sparse scores).
+2. Fusion: a weighted sum of min-max-normalised cosine and max-normalised BM25 (or, for
+   comparison, reciprocal rank fusion).
+3. Rerank the ``rerank_depth`` best at sentence level: every sentence of those chunks is scored
+   by cosine (precomputed sentence vectors) plus IDF-weighted word overlap with the query, and by
+   the share of the query's word pairs (adjacent stemmed content words) it repeats. SQuAD-style
+   questions reuse a phrase of the sentence that answers them; a pair match is a precise signal
+   that single words and a small embedding model both miss. A passage takes its best sentence.
+4. Drop near-duplicates (overlapping chunks, repeated text).
+
 All per-query work is vectorised over candidate rows (FAISS, numpy, bm25s sparse scores); the
-only Python loops run over the few dozen candidates, never over the corpus.
+only Python loop runs over the few hits returned, never over the corpus.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import threading
+import weakref
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from qa.store import LoadedIndex
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,6 +48,7 @@ class Hit:
         keyword: BM25 score normalised by the best BM25 score of the query (0..1).
         sentence_rows: Global rows of the chunk's sentences.
         sentence_scores: Cosine of each of those sentences to the query.
+        sentence_overlap: Share of the query's word weight (IDF) each of those sentences contains.
     """
 
     row: int
@@ -41,6 +57,8 @@ class Hit:
     keyword: float
     sentence_rows: np.ndarray
     sentence_scores: np.ndarray
+    sentence_overlap: np.ndarray | None = None
+    sentence_pairs: np.ndarray | None = None
 
     @property
     def best_sentence(self) -> float:
@@ -49,12 +67,37 @@ class Hit:
 
 @dataclass(frozen=True)
 class RetrievalParams:
+    """Fusion and rerank parameters (defaults chosen on SQuAD part a, see benchmarks/RESULTS-quality.md).
+
+    The first three stay positional: callers build ``RetrievalParams(candidates, dense, sentence)``.
+    """
+
+    #: Candidates taken from each retriever before fusion.
     candidates: int = 50
-    dense_weight: float = 0.5
-    sentence_weight: float = 0.5
+    #: Weight of the dense score in the fused score; the rest goes to BM25.
+    dense_weight: float = 0.65
+    #: Weight of the sentence-level score in the final score; the rest goes to the fused score.
+    sentence_weight: float = 0.4
+    #: Fused candidates reranked at sentence level.
     rerank_depth: int = 30
     #: Below this cosine of chunk vectors two hits from the same document count as distinct.
     duplicate_cosine: float = 0.97
+    #: "weighted" (normalised score sum) or "rrf" (reciprocal rank fusion).
+    fusion: str = "weighted"
+    #: The k of reciprocal rank fusion (1 / (k + rank)).
+    rrf_k: int = 60
+    #: Weight of a sentence's word overlap with the query next to its cosine (sentence score).
+    sentence_overlap_weight: float = 0.6
+    #: Share of the sentence part of the score that comes from word-pair (phrase) matches.
+    phrase_weight: float = 0.3
+    #: Share of the second-best sentence added to the best one (measured: no gain on SQuAD).
+    second_sentence: float = 0.0
+
+    @classmethod
+    def from_settings(cls, settings) -> RetrievalParams:
+        """The parameters named like fields of :class:`qa.settings.Settings` (others keep defaults)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{n: getattr(settings, n) for n in names if hasattr(settings, n)})
 
 
 def _keyword_scores(index: LoadedIndex, queries: list[Query]) -> np.ndarray:
@@ -67,7 +110,22 @@ def _keyword_scores(index: LoadedIndex, queries: list[Query]) -> np.ndarray:
     return total
 
 
-def retrieve(index: LoadedIndex, queries: list[Query], top_k: int, params: RetrievalParams) -> list[Hit]:
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the ``k`` highest scores, best first."""
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    part = np.argpartition(-scores, k - 1)[:k]
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based rank of each score (best = 1)."""
+    ranks = np.empty(len(scores), dtype=np.float64)
+    ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    return ranks
+
+
+def retrieve(index: LoadedIndex, queries: list[Query], top_k: int, params: RetrievalParams | None = None) -> list[Hit]:
     """The ``top_k`` best distinct chunks for the queries.
 
     Args:
@@ -79,8 +137,9 @@ def retrieve(index: LoadedIndex, queries: list[Query], top_k: int, params: Retri
     Returns:
         Hits, best first.
     """
+    params = params or RetrievalParams()
     n = len(index.chunks)
-    if n == 0 or not queries:
+    if n == 0 or not queries or top_k <= 0:
         return []
     weights = np.array([q.weight for q in queries], dtype=np.float32)
     weights /= weights.sum()
@@ -88,39 +147,172 @@ def retrieve(index: LoadedIndex, queries: list[Query], top_k: int, params: Retri
     qmat = np.stack([q.vector for q in queries]).astype(np.float32)
     depth = min(params.candidates, n)
 
-    _, dense_ids = index.faiss_index.search(qmat, depth)
     keyword = _keyword_scores(index, queries)
-    keyword_ids = np.argpartition(-keyword, depth - 1)[:depth] if depth < n else np.arange(n)
+    if params.dense_weight > 0 or params.fusion == "rrf":
+        _, dense_ids = index.faiss_index.search(qmat, depth)
+        dense_ids = dense_ids[dense_ids >= 0].ravel()
+    else:  # BM25 alone (an ablation): no dense candidates
+        dense_ids = np.zeros(0, dtype=np.int64)
+    keyword_ids = _top(keyword, depth) if params.dense_weight < 1 or params.fusion == "rrf" else np.zeros(0, np.int64)
     keyword_ids = keyword_ids[keyword[keyword_ids] > 0]
-    candidates = np.unique(np.concatenate([dense_ids[dense_ids >= 0].ravel(), keyword_ids]))
+    candidates = np.unique(np.concatenate([dense_ids, keyword_ids]).astype(np.int64))
+    if len(candidates) == 0:
+        candidates = np.arange(min(n, depth))
 
     # Exact cosines for every candidate (FAISS may be approximate, BM25-only ones have none).
     dense = (np.asarray(index.chunk_vectors[candidates]) @ qmat.T) @ weights
     kw = keyword[candidates]
-    fused = params.dense_weight * _minmax(dense) + (1 - params.dense_weight) * kw
+    if params.fusion == "rrf":
+        # Candidates missing from one list rank after its last member.
+        fused = 1.0 / (params.rrf_k + _ranks(dense)) + 1.0 / (params.rrf_k + _ranks(kw))
+        fused = fused / fused.max()
+    else:
+        fused = params.dense_weight * _minmax(dense) + (1 - params.dense_weight) * kw
 
-    order = np.argsort(-fused)[: max(params.rerank_depth, top_k)]
-    hits: list[Hit] = []
-    for i in order:
-        row = int(candidates[i])
-        chunk = index.chunks[row]
-        sent_rows = np.arange(int(chunk["first"]), int(chunk["last"]) + 1)
-        sent_scores = (np.asarray(index.sentence_vectors[sent_rows]) @ qmat.T) @ weights
-        hits.append(Hit(row, float(fused[i]), float(dense[i]), float(kw[i]), sent_rows, sent_scores))
-    if hits:
-        best = np.array([h.best_sentence for h in hits])
-        best_norm = _minmax(best)
-        for h, b in zip(hits, best_norm, strict=True):
-            h.score = (1 - params.sentence_weight) * h.score + params.sentence_weight * float(b)
-    hits.sort(key=lambda h: -h.score)
+    order = _top(fused, min(len(candidates), max(params.rerank_depth, top_k)))
+    rows = candidates[order]
+    score = fused[order]
+    # Sentence level, vectorised: all sentences of the reranked chunks in one matrix product.
+    first = np.asarray(index.chunks["first"][rows], dtype=np.int64)
+    count = np.asarray(index.chunks["last"][rows], dtype=np.int64) - first + 1
+    offsets = np.concatenate([[0], np.cumsum(count)])
+    sent_rows = np.repeat(first - offsets[:-1], count) + np.arange(offsets[-1])
+    sent_cos = (np.asarray(index.sentence_vectors[sent_rows]) @ qmat.T) @ weights
+    overlap, pairs = _sentence_overlap(index, queries, sent_rows)
+    sent_score = sent_cos + params.sentence_overlap_weight * overlap
+    owner = np.repeat(np.arange(len(rows)), count)
+    best, second = _best_two(sent_score, owner, offsets, len(rows))
+    passage_sentence = best + params.second_sentence * second
+    passage_pairs = np.maximum.reduceat(pairs, offsets[:-1]) if len(pairs) else np.zeros(len(rows))
+    if params.sentence_weight > 0:
+        sentence_part = ((1 - params.phrase_weight) * _minmax(passage_sentence)
+                         + params.phrase_weight * _minmax(passage_pairs, empty=0.0))
+        score = (1 - params.sentence_weight) * score + params.sentence_weight * sentence_part
+    final = np.argsort(-score, kind="stable")
+
+    hits = [
+        Hit(
+            int(rows[i]), float(score[i]), float(dense[order[i]]), float(kw[order[i]]),
+            sent_rows[offsets[i] : offsets[i + 1]], sent_cos[offsets[i] : offsets[i + 1]],
+            overlap[offsets[i] : offsets[i + 1]], pairs[offsets[i] : offsets[i + 1]],
+        )
+        for i in final
+    ]
     return _dedup(index, hits, top_k, params.duplicate_cosine)
 
 
-def _minmax(x: np.ndarray) -> np.ndarray:
+def _best_two(values: np.ndarray, owner: np.ndarray, offsets: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best and second-best value of each group of consecutive values (second is 0 for one-value groups)."""
+    best = np.maximum.reduceat(values, offsets[:-1]) if len(values) else np.zeros(groups)
+    # Mask the first occurrence of each group's best, then take the best of the rest.
+    is_best = values == best[owner]
+    first_best = np.zeros(len(values), dtype=bool)
+    idx = np.flatnonzero(is_best)
+    _, keep = np.unique(owner[idx], return_index=True)
+    first_best[idx[keep]] = True
+    rest = np.where(first_best, -np.inf, values)
+    second = np.maximum.reduceat(rest, offsets[:-1]) if len(values) else np.zeros(groups)
+    second = np.where(np.isfinite(second), second, 0.0)
+    return best, np.maximum(second, 0.0)
+
+
+def _pair_codes(ids: np.ndarray, base: int) -> np.ndarray:
+    """Distinct codes of adjacent token pairs (``-1`` marks a token outside the vocabulary)."""
+    a, b = ids[:-1], ids[1:]
+    ok = (a >= 0) & (b >= 0)
+    return np.unique(a[ok] * base + b[ok])
+
+
+class _SentenceTerms:
+    """Per sentence: its BM25 vocabulary ids and adjacent word-pair codes, tokenised on first use.
+
+    Only the sentences a query reranks are ever tokenised (a few hundred per new query, then
+    cached), so a cold ``qa ask`` on a large corpus pays nothing for the rest of it.
+    """
+
+    #: Cached sentences before the cache is emptied (bounds memory on very large corpora).
+    MAX_ROWS = 2_000_000
+
+    def __init__(self, index: LoadedIndex) -> None:
+        self.vocab = index.keyword.vocab
+        self.vocab_size = len(self.vocab)
+        self.base = self.vocab_size + 1
+        self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _add(self, index: LoadedIndex, rows: list[int]) -> None:
+        from qa.chunking import index_text
+        from qa.keyword import tokenize
+
+        if len(self._rows) + len(rows) > self.MAX_ROWS:
+            self._rows = {}
+        texts = [index_text(index.sentence_text(r)) for r in rows]
+        for row, toks in zip(rows, tokenize(texts), strict=True):
+            ids = np.fromiter((self.vocab.get(t, -1) for t in toks), dtype=np.int64, count=len(toks))
+            self._rows[row] = (np.unique(ids[ids >= 0]), _pair_codes(ids, self.base))
+
+    def lookup(self, index: LoadedIndex, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Term ids and their owner (position in ``rows``), pair codes and their owner."""
+        keys = rows.tolist()
+        cache = self._rows
+        missing = [r for r in dict.fromkeys(keys) if r not in cache]
+        if missing:
+            self._add(index, missing)
+            cache = self._rows
+        items = [cache[r] for r in keys]
+        terms = [t for t, _ in items]
+        pairs = [p for _, p in items]
+        positions = np.arange(len(keys))
+        return (np.concatenate(terms), np.repeat(positions, [len(t) for t in terms]),
+                np.concatenate(pairs), np.repeat(positions, [len(p) for p in pairs]))
+
+    def query_pairs(self, text: str) -> np.ndarray:
+        from qa.keyword import tokenize
+
+        toks = tokenize([text])[0]
+        return _pair_codes(np.array([self.vocab.get(t, -1) for t in toks], dtype=np.int64), self.base)
+
+
+_terms_cache: weakref.WeakKeyDictionary[LoadedIndex, _SentenceTerms] = weakref.WeakKeyDictionary()
+_terms_lock = threading.Lock()
+
+
+def _sentence_terms(index: LoadedIndex) -> _SentenceTerms:
+    """One cache per loaded index (a rebuilt index gets a new one)."""
+    terms = _terms_cache.get(index)
+    if terms is None:
+        with _terms_lock:
+            terms = _terms_cache.get(index)
+            if terms is None:
+                terms = _terms_cache[index] = _SentenceTerms(index)
+    return terms
+
+
+def _sentence_overlap(index: LoadedIndex, queries: list[Query], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per sentence: the share of the queries' IDF weight it contains, and of their word pairs."""
+    overlap, pairs = np.zeros(len(rows)), np.zeros(len(rows))
+    if len(rows) == 0:
+        return overlap, pairs
+    cache = _sentence_terms(index)
+    terms, owner, codes, code_owner = cache.lookup(index, rows)
+    for q in queries:
+        ids, idf = index.keyword.query_weights(q.text)
+        if len(ids) and idf.sum() > 0:
+            weight = np.zeros(cache.vocab_size + 1)
+            weight[ids] = idf / idf.sum()
+            overlap += q.weight * np.bincount(owner, weights=weight[terms], minlength=len(rows))
+        qpairs = cache.query_pairs(q.text)
+        if len(qpairs):
+            hit = np.isin(codes, qpairs).astype(np.float64)
+            pairs += q.weight * np.bincount(code_owner, weights=hit, minlength=len(rows)) / len(qpairs)
+    return overlap, pairs
+
+
+def _minmax(x: np.ndarray, empty: float = 1.0) -> np.ndarray:
+    """Scaled to 0..1; a constant vector becomes ``empty`` (no information to rank by)."""
     if len(x) == 0:
         return x
     lo, hi = float(x.min()), float(x.max())
-    return (x - lo) / (hi - lo) if hi > lo else np.ones_like(x)
+    return (x - lo) / (hi - lo) if hi > lo else np.full_like(x, empty, dtype=np.float64)
 
 
 def _dedup(index: LoadedIndex, hits: list[Hit], top_k: int, max_cosine: float) -> list[Hit]:

@@ -48,11 +48,37 @@ class Settings:
     #: Candidates taken from each retriever before fusion.
     candidates: int = 50
     #: Weight of the dense score in the fused score; the rest goes to BM25 (chosen on SQuAD, see README).
-    dense_weight: float = 0.5
+    dense_weight: float = 0.65
     #: Weight of the best sentence inside a passage when reranking passages.
-    sentence_weight: float = 0.5
+    sentence_weight: float = 0.4
+    #: Fused candidates reranked at sentence level.
+    rerank_depth: int = 30
+    #: "weighted" (normalised dense + BM25 score sum) or "rrf" (reciprocal rank fusion).
+    fusion: str = "weighted"
+    #: The k of reciprocal rank fusion.
+    rrf_k: int = 60
+    #: Weight of a sentence's IDF-weighted word overlap with the question next to its cosine.
+    sentence_overlap_weight: float = 0.6
+    #: Share of the sentence part of the rerank that comes from the query's word pairs found in a sentence.
+    phrase_weight: float = 0.3
+    #: Share of a passage's second-best sentence added to its best one in the rerank.
+    second_sentence: float = 0.0
+    #: Two hits whose chunk vectors are at least this close count as duplicates.
+    duplicate_cosine: float = 0.97
     #: Below this evidence score the engine declines to answer (calibrated, see README).
-    answer_threshold: float = 0.35
+    answer_threshold: float = 0.38
+    #: Weight of question-word overlap when choosing the sentences to quote.
+    answer_overlap_weight: float = 0.3
+    #: A second sentence joins the answer when it scores at least this share of the best one.
+    answer_second_ratio: float = 0.8
+    #: Weight of the share of the question's word pairs a sentence repeats, when choosing it.
+    answer_phrase_weight: float = 0.3
+    #: Weight of the passage's retrieval score when choosing sentences (better passages win ties).
+    answer_passage_weight: float = 0.3
+    #: Most sentences quoted in an answer.
+    answer_max_sentences: int = 2
+    #: Best passages whose sentences may be quoted.
+    answer_depth: int = 3
     #: Questions longer than this many characters are truncated with a warning.
     max_question_chars: int = 2000
     #: Batch size for build-time encoding.
@@ -135,3 +161,11 @@ class Settings:
             raise UsageError(f"query_encoder must be 'onnx' or 'torch', got {self.query_encoder!r}")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise UsageError("dense_weight must be between 0 and 1")
+        if not 0.0 <= self.sentence_weight <= 1.0:
+            raise UsageError("sentence_weight must be between 0 and 1")
+        if self.fusion not in ("weighted", "rrf"):
+            raise UsageError(f"fusion must be 'weighted' or 'rrf', got {self.fusion!r}")
+        if self.candidates < 1 or self.rerank_depth < 1 or self.rrf_k < 1:
+            raise UsageError("candidates, rerank_depth and rrf_k must be at least 1")
+        if self.answer_max_sentences < 1 or self.answer_depth < 1:
+            raise UsageError("answer_max_sentences and answer_depth must be at least 1")

@@ -1,0 +1,479 @@
+"""Conversations: follow-ups resolved from earlier turns, memory bounds, topic switches, chat loops.
+
+The dialogues run on the bundled article with the real model; every turn must quote and cite its
+evidence. The unit tests of resolution and memory need no model.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from qa.cli import _chat_interactive, _chat_json, main, render_answer
+from qa.conversation import (
+    Conversation,
+    PlanParams,
+    QueryPlan,
+    Turn,
+    entities,
+    fuse,
+    is_follow_up,
+    plan,
+    sentence_adjustment,
+    weigh,
+)
+from qa.retrieval import Hit
+
+from .conftest import ENCODERS
+
+# Each dialogue: (question, evidence the answer must quote and cite) per turn.
+DIALOGUES = {
+    "pronouns, why, what else": [
+        ("Who led Russia after the dissolution of the Soviet Union?", "Boris Yeltsin"),
+        ("What did he oppose in 1999?", "1999 NATO intervention in Kosovo"),
+        ("Why?", "infringement on Russia's latter-day sphere of influence"),
+        ("What else did he criticize?", "NATO's expansion into Eastern Europe"),
+    ],
+    "ellipsis: and Russia's ambassador": [
+        ("Who is the US ambassador to Russia?", "Lynne M. Tracy"),
+        ("And Russia's ambassador?", "Alexander Darchiev"),
+        ("Where is the American embassy?", "Moscow"),
+    ],
+    "the American one": [
+        ("Who is Russia's ambassador to the United States?", "Alexander Darchiev"),
+        ("And the American one?", "Lynne M. Tracy"),
+    ],
+    "a person carried over turns": [
+        ("When did Putin become President of Russia?", "2000"),
+        ("Which American president did he work with?", "George W. Bush"),
+        ("On what?", "war in Afghanistan"),
+        ("What happened after his re-election?", "annexation of Crimea"),
+    ],
+    "since when": [
+        ("What happened to relations under Joe Biden?", "Russian invasion of Ukraine in 2022"),
+        ("Which sanctions were expanded?", "state-owned banks and oligarchs"),
+        ("Since when had they been imposed?", "since 2014"),
+    ],
+    "since when, same sentence": [
+        ("Have international sanctions been imposed on Russia?", "sanctions imposed since 2014"),
+        ("Since when?", "since 2014"),
+    ],
+    "what about": [
+        ("Who was the Russian president in the 1990s?", "Boris Yeltsin"),
+        ("What about in 2000?", "Vladimir Putin"),
+        ("Which war did he work on with the United States?", "war in Afghanistan"),
+    ],
+    "and under": [
+        ("Which issues did the countries cooperate on after 2000?", "counterterrorism and arms control"),
+        ("And under Yeltsin?", "Bosnia and Herzegovina"),
+    ],
+    "topic switch and back": [
+        ("What did Yeltsin see as a threat to Russia's security?", "NATO's expansion into Eastern Europe"),
+        ("Who ordered the suspension of offensive cyber operations against Russia?", "Pete Hegseth"),
+        ("What is his position?", "Defense Secretary"),
+    ],
+    "when was that": [
+        ("How did relations change during Trump's second presidency?", "normalize relations with Russia"),
+        ("How did the US vote at the United Nations?", "voting against a resolution"),
+        ("When was that?", "February 2025"),
+    ],
+    "why, one sentence": [
+        ("How were relations after Putin's re-election in 2012?", "significantly strained"),
+        ("Why?", "annexation of Crimea"),
+    ],
+}
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def _cites(answer, evidence: str) -> bool:
+    """The evidence is quoted in the answer and highlighted in a source the answer cites."""
+    cited = [c for c in answer.citations if c.cited]
+    return evidence in answer.answer and any(
+        evidence in _normalise(c.text[s:e]) for c in cited for s, e in c.highlights
+    )
+
+
+@pytest.mark.parametrize("name", list(DIALOGUES))
+def test_every_turn_of_a_dialogue_cites_its_evidence(seed_engine, name):
+    conversation = Conversation()
+    for question, evidence in DIALOGUES[name]:
+        answer = seed_engine.ask(question, conversation)
+        assert answer.answered, (name, question)
+        assert _cites(answer, evidence), (name, question, answer.answer)
+        numbers = {c.n for c in answer.citations}
+        assert {int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)} <= numbers
+    assert len(conversation) == len(DIALOGUES[name])
+
+
+def test_a_follow_up_quotes_the_new_information_first(seed_engine):
+    conversation = Conversation()
+    first = seed_engine.ask("Who led Russia after the dissolution of the Soviet Union?", conversation)
+    assert "Boris Yeltsin" in first.answer
+    answer = seed_engine.ask("What did he oppose in 1999?", conversation)
+    assert "Kosovo" in answer.sentences[0].text
+    assert "generally warm" not in answer.answer  # the last answer's sentence is not repeated
+    assert answer.understood_as.startswith("What did Boris Yeltsin oppose in 1999?")
+
+
+def test_understood_as_is_shown_for_a_rewritten_question(seed_engine):
+    conversation = Conversation()
+    first = seed_engine.ask("When did Putin become President of Russia?", conversation)
+    assert first.understood_as is None
+    answer = seed_engine.ask("Which American president did he work with?", conversation)
+    assert answer.understood_as.startswith("Which American president did Vladimir Putin work with?")
+    assert answer.to_json()["understood_as"] == answer.understood_as
+    assert render_answer(answer).startswith(f"Understood as: {answer.understood_as}\n")
+
+
+def test_a_self_contained_new_question_is_not_dragged_back(seed_engine):
+    conversation = Conversation()
+    seed_engine.ask("Who led Russia after the dissolution of the Soviet Union?", conversation)
+    seed_engine.ask("What did he oppose in 1999?", conversation)
+    alone = seed_engine.ask("Who ordered the suspension of offensive cyber operations against Russia?")
+    switched = seed_engine.ask("Who ordered the suspension of offensive cyber operations against Russia?", conversation)
+    assert switched.understood_as is None
+    assert switched.answer == alone.answer and "Pete Hegseth" in switched.answer
+    assert [c.text for c in switched.citations] == [c.text for c in alone.citations]
+    # The conversation now is about Hegseth: "he" follows the switch.
+    answer = seed_engine.ask("What did he order?", conversation)
+    assert "Pete Hegseth" in answer.understood_as and "cyber operations" in answer.answer
+
+
+def test_reset_forgets_the_history(seed_engine):
+    conversation = Conversation()
+    seed_engine.ask("Who led Russia after the dissolution of the Soviet Union?", conversation)
+    conversation.reset()
+    assert len(conversation) == 0
+    answer = seed_engine.ask("What did he oppose in 1999?", conversation)
+    assert answer.understood_as is None  # nothing to resolve "he" from
+
+
+def test_without_a_conversation_nothing_is_resolved(seed_engine):
+    answer = seed_engine.ask("What did he oppose in 1999?")
+    assert answer.understood_as is None
+
+
+# -- memory -----------------------------------------------------------------------------------
+
+
+def _turn(question: str, answer: str = "", at: float | None = None, focus: str = "") -> Turn:
+    return Turn(question, question, answer, at=time.time() if at is None else at, focus=focus)
+
+
+def test_memory_is_bounded_in_turns():
+    conversation = Conversation(max_turns=3)
+    for i in range(5):
+        conversation.add(_turn(f"question {i}"))
+    assert [t.question for t in conversation.turns] == ["question 2", "question 3", "question 4"]
+    assert len(conversation) == 3
+
+
+def test_memory_is_bounded_in_age():
+    conversation = Conversation(max_turns=8, max_age_s=60)
+    conversation.add(_turn("old", at=time.time() - 120))
+    conversation.add(_turn("recent", at=time.time() - 30))
+    assert [t.question for t in conversation.turns] == ["recent"]
+    conversation.add(_turn("new"))
+    assert conversation.last.question == "new" and len(conversation) == 2
+
+
+def test_expired_turns_are_not_used_to_resolve():
+    conversation = Conversation(max_age_s=60)
+    conversation.add(_turn("Who led Russia in the 1990s?", "Russian president Boris Yeltsin", at=time.time() - 600))
+    assert plan("What did he oppose?", conversation).understood_as is None
+
+
+def test_reset_clears_the_memory():
+    conversation = Conversation()
+    conversation.add(_turn("a"))
+    conversation.add(_turn("b"))
+    conversation.reset()
+    assert conversation.turns == [] and conversation.last is None
+
+
+# -- resolution (no model) ------------------------------------------------------------------------
+
+
+YELTSIN = ("After the dissolution of the Soviet Union in 1991, the relationship was generally warm under "
+           "Russian president Boris Yeltsin (1991–99).")
+
+
+def _after(question: str, answer: str) -> Conversation:
+    conversation = Conversation()
+    conversation.add(Turn(question, question, f"{answer} [1]", focus=answer, quoted=[answer]))
+    return conversation
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What did he oppose in 1999?", True),
+        ("And Russia's ambassador?", True),
+        ("What about in 2000?", True),
+        ("Why?", True),
+        ("Since when?", True),
+        ("On what?", True),
+        ("Who ordered the suspension of offensive cyber operations against Russia?", False),
+        ("Is there a fee for filing an appeal in California?", False),
+    ],
+)
+def test_is_follow_up(question, expected):
+    assert is_follow_up(question) is expected
+
+
+def test_names_are_whole_and_sentence_starts_are_not_names():
+    names = entities(YELTSIN + " Putin worked closely with United States president George W. Bush.")
+    assert "Boris Yeltsin" in names and "George W. Bush" in names and "Soviet Union" in names
+    assert "After" not in names and "1991" in names
+    assert "Bosnia and Herzegovina" in entities("the conflict in Bosnia and Herzegovina.")
+
+
+def test_he_is_the_person_a_who_question_was_answered_with():
+    conversation = _after("Who led Russia after the dissolution of the Soviet Union?", YELTSIN)
+    p = plan("What did he oppose in 1999?", conversation)
+    assert p.resolved == "What did Boris Yeltsin oppose in 1999?"
+    assert p.understood_as.startswith(p.resolved) and p.follow_up
+    # The expansion carries the names of the last answer's top sentence.
+    assert any("Soviet Union" in text for text, _ in p.queries[1:])
+
+
+def test_he_is_the_person_the_last_question_named():
+    answer = "After Vladimir Putin became President of Russia in 2000, he initially sought to improve relations."
+    conversation = _after("When did Putin become President of Russia?", answer)
+    assert plan("Who did he work with?", conversation).resolved == "Who did Vladimir Putin work with?"
+    assert plan("What was his goal?", conversation).resolved == "What was Vladimir Putin's goal?"
+
+
+def test_the_person_is_carried_through_turns_without_pronouns():
+    conversation = _after("Who led Russia after the dissolution of the Soviet Union?", YELTSIN)
+    conversation.add(Turn("Why?", "Why?", "Yeltsin saw it as an infringement. [1]", person="Boris Yeltsin"))
+    assert plan("What else did he criticize?", conversation).resolved == "What else did Boris Yeltsin criticize?"
+
+
+def test_the_one_takes_the_noun_of_the_last_question():
+    conversation = _after("Who is Russia's ambassador to the United States?", "Ambassador Alexander Darchiev.")
+    assert plan("And the American one?", conversation).resolved == "And the American ambassador?"
+
+
+def test_a_new_subject_keeps_the_frame_but_not_the_old_names():
+    conversation = _after("What did the two countries cooperate on under Putin?",
+                          "Putin worked closely with United States president George W. Bush.")
+    p = plan("And under Yeltsin?", conversation)
+    expansion = p.queries[1][0]
+    assert "cooperate" in expansion and "Putin" not in expansion and "Bush" not in expansion
+    assert p.person is None
+
+
+def test_a_question_sharing_nothing_with_the_history_is_a_topic_switch():
+    conversation = _after("Who led Russia after the dissolution of the Soviet Union?", YELTSIN)
+    p = plan("Who ordered the suspension of offensive cyber operations?", conversation)
+    assert p.queries == [("Who ordered the suspension of offensive cyber operations?", 1.0)]
+    assert p.understood_as is None and not p.follow_up
+
+
+def test_the_history_weighs_less_the_better_the_question_does_alone():
+    conversation = _after("Who led Russia after the dissolution of the Soviet Union?", YELTSIN)
+    p = plan("What did he oppose in 1999?", conversation)
+    shares = [1.0 - weigh(p, c).queries[0][1] for c in (0.1, 0.35, 0.5, 0.65, 0.9)]
+    assert shares == sorted(shares, reverse=True)
+    assert shares[0] == pytest.approx(0.6) and shares[-1] == pytest.approx(0.15)
+    assert sum(w for _, w in weigh(p, 0.5).queries) == pytest.approx(1.0)
+
+
+def test_a_self_contained_question_that_retrieves_well_alone_drops_the_history():
+    conversation = _after("Who led Russia after the dissolution of the Soviet Union?", YELTSIN)
+    p = plan("Which NATO intervention did Russia oppose in 1999?", conversation)  # shares "Russia"
+    assert p.follow_up and len(p.queries) > 1
+    confident = weigh(p, 0.9)
+    assert confident.queries == [("Which NATO intervention did Russia oppose in 1999?", 1.0)]
+    assert confident.understood_as is None and not confident.follow_up
+    assert len(weigh(p, 0.2).queries) > 1
+
+
+def test_a_question_without_words_of_its_own_leans_on_its_context():
+    conversation = _after("What did Boris Yeltsin oppose in 1999?", "The 1999 NATO intervention in Kosovo.")
+    p = weigh(plan("Why?", conversation), 0.2)
+    assert p.queries[0][1] < 0.2 and "Kosovo" in p.queries[1][0]
+
+
+def test_a_follow_up_demotes_what_was_said_and_bare_labels():
+    conversation = _after("Who led Russia after the dissolution of the Soviet Union?", YELTSIN)
+    p = plan("What did he oppose in 1999?", conversation)
+    assert sentence_adjustment(p, YELTSIN) < 0
+    assert sentence_adjustment(p, "Russian–American relations") < 0
+    assert sentence_adjustment(p, "The 1999 NATO intervention in Kosovo was strongly opposed by Yeltsin.") == 0
+    # A word of the new question keeps a repeated sentence in play — unless it asks for something else.
+    assert sentence_adjustment(plan("Who was the president then?", conversation), YELTSIN) == 0
+    assert sentence_adjustment(plan("Who else was president?", conversation), YELTSIN) < 0
+    assert sentence_adjustment(plan("Why?", conversation), "He did so because of the war.") > 0
+
+
+def _hit(row: int, score: float = 0.5) -> Hit:
+    return Hit(row, score, 0.5, 0.5, np.array([row]), np.array([0.5]))
+
+
+def test_rank_fusion_weighs_the_two_rankings():
+    alone = [_hit(1), _hit(2), _hit(3)]
+    history = [_hit(3), _hit(4), _hit(1)]
+    assert [h.row for h in fuse(alone, history, 0.9, 3)][0] == 1
+    assert [h.row for h in fuse(alone, history, 0.1, 3)][0] == 3
+    fused = fuse(alone, history, 0.5, 10)
+    assert sorted(h.row for h in fused) == [1, 2, 3, 4]
+    assert [h.score for h in fused] == sorted((h.score for h in fused), reverse=True)
+    assert fuse([_hit(7)], [_hit(7)], 0.5, 1)[0].score == pytest.approx(1.0)
+
+
+def test_a_plan_without_history_is_the_question():
+    p = plan("What did he oppose?", None)
+    assert p == QueryPlan([("What did he oppose?", 1.0)], None, "What did he oppose?")
+    assert weigh(p, 0.1) is p
+    assert PlanParams().history_share(None, 1.0) == pytest.approx(0.375)
+
+
+# -- the chat loops ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def seed_project(seed_engine, monkeypatch):
+    """Run the CLI in the seed engine's folder: its index is built and up to date."""
+    monkeypatch.chdir(seed_engine.settings.docs_dir.parent)
+    monkeypatch.setenv("QA_ENCODER_DIR", str(ENCODERS[0]))
+    return seed_engine.settings.docs_dir.parent
+
+
+def test_chat_json_through_main(seed_project, capsys, monkeypatch):
+    lines = [
+        "Who led Russia after the dissolution of the Soviet Union?",
+        "What did he oppose in 1999?",
+        "",
+        "/reset",
+        "What did he oppose in 1999?",
+        "Who is the US ambassador to Russia?",
+        "And Russia's ambassador?",
+    ]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
+    code = main(["chat", "--json"])
+    out, err = capsys.readouterr()
+    objects = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and err == ""
+    assert len(objects) == 6  # the blank line is skipped
+    assert "Boris Yeltsin" in objects[0]["answer"] and objects[0]["understood_as"] is None
+    assert objects[1]["understood_as"].startswith("What did Boris Yeltsin oppose in 1999?")
+    assert "Kosovo" in objects[1]["answer"]
+    assert objects[2] == {"reset": True}
+    assert objects[3]["understood_as"] is None  # forgotten: "he" is nobody now
+    assert "Lynne M. Tracy" in objects[4]["answer"]
+    assert "Alexander Darchiev" in objects[5]["answer"] and objects[5]["understood_as"]
+    for obj in objects[:2] + objects[4:]:
+        cited = {c["n"] for c in obj["citations"]}
+        assert {int(m) for m in re.findall(r"\[(\d+)\]", obj["answer"])} <= cited
+        assert all(c["source"] == "source_docs/russia-united-states-relations.txt" for c in obj["citations"])
+
+
+def test_chat_json_reports_a_bad_line_and_goes_on(seed_engine):
+    out = io.StringIO()
+    code = _chat_json(seed_engine, Conversation(), io.StringIO("\x07\nWho is the US ambassador to Russia?\n"), out)
+    objects = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert code == 0
+    assert objects[0] == {"question": "\x07", "error": "the question is empty"}
+    assert "Lynne M. Tracy" in objects[1]["answer"]
+
+
+def test_interactive_chat_commands(seed_engine):
+    stdin = io.StringIO(
+        "/sources 1\n"
+        "Who led Russia after the dissolution of the Soviet Union?\n"
+        "What did he oppose in 1999?\n"
+        "/sources 1\n"
+        "/sources 9\n"
+        "/sources x\n"
+        "/frobnicate\n"
+        "/reset\n"
+        "What did he oppose in 1999?\n"
+        "/quit\n"
+        "Who is the US ambassador to Russia?\n"  # never read: /quit ended the loop
+    )
+    stdout = io.StringIO()
+    conversation = Conversation()
+    assert _chat_interactive(seed_engine, conversation, stdin, stdout) == 0
+    out = stdout.getvalue()
+    assert out.startswith("Ask about the documents.")
+    assert "no answer yet" in out
+    assert "Boris Yeltsin" in out and "Kosovo" in out
+    assert "Understood as: What did Boris Yeltsin oppose in 1999?" in out
+    assert re.search(r"\[1\] source_docs/russia-united-states-relations\.txt, lines? \d+", out)
+    assert "no source [9]; the last answer has" in out
+    assert "usage: /sources N" in out
+    assert "unknown command" in out
+    assert "(conversation forgotten)" in out
+    assert out.count("Understood as:") == 1  # after /reset "he" is not resolved
+    assert len(conversation) == 1
+    assert stdin.read() == "Who is the US ambassador to Russia?\n"  # left unread after /quit
+
+
+def test_interactive_chat_ends_cleanly_at_end_of_input(seed_engine):
+    stdin = io.StringIO("Who is the US ambassador to Russia?\nAnd Russia's ambassador?")  # no final newline
+    stdout = io.StringIO()
+    conversation = Conversation()
+    assert _chat_interactive(seed_engine, conversation, stdin, stdout) == 0
+    out = stdout.getvalue()
+    assert "Lynne M. Tracy" in out and "Alexander Darchiev" in out
+    assert out.endswith("\n") and len(conversation) == 2
+
+
+# -- the multi-turn evaluation ------------------------------------------------------------------------
+
+
+def _task(dialogue: str, turn: int, questions: list[str], references: list[dict], collection: str = "toy") -> dict:
+    return {
+        "dialogue_id": dialogue, "task_id": f"{dialogue}<::>{turn}", "collection": collection, "eval_turn": turn,
+        "answerability": ["ANSWERABLE"], "question_type": ["Factoid"],
+        "multi_turn": [] if turn == 1 else ["Follow-up"], "context": references,
+        "turns": [{"question": q, "answer": f"answer {i}", "is_eval_turn": i == turn - 1}
+                  for i, q in enumerate(questions[:turn])],
+    }
+
+
+def test_conversation_eval_on_a_toy_set(tmp_path, embedder):
+    from qa.conversation_eval import evaluate, format_table
+    from qa.settings import Settings
+
+    p = {
+        "yeltsin-0-1": "Boris Yeltsin was president of Russia from 1991 to 1999. He strongly opposed the NATO "
+                       "intervention in Kosovo in 1999.",
+        "putin-0-1": "Vladimir Putin became president of Russia in 2000. He worked with George W. Bush on the "
+                     "war in Afghanistan.",
+        "bread-0-1": "Sourdough bread is leavened with a starter of wild yeast and lactic acid bacteria.",
+        "starter-0-1": "A sourdough starter is fed with flour and water every day.",
+    }
+    ref = {k: {"passage_id": k, "title": "", "text": v} for k, v in p.items()}
+    q1 = ["Who was president of Russia in the 1990s?", "What did he oppose?"]
+    q2 = ["How is sourdough bread leavened?", "How often is it fed?"]
+    rows = [_task("d1", 1, q1, [ref["yeltsin-0-1"]]), _task("d1", 2, q1, [ref["yeltsin-0-1"]]),
+            _task("d2", 1, q2, [ref["bread-0-1"]]), _task("d2", 2, q2, [ref["starter-0-1"], ref["putin-0-1"]])]
+    path = tmp_path / "tasks.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "unused", encoder_dir=ENCODERS[0])
+
+    report = evaluate(path, settings)
+    groups = report["groups"]
+    assert report["turns_scored"] == 4 and groups["first turn"]["n"] == 2 and groups["follow-up"]["n"] == 2
+    assert groups["follow-up, same topic"]["n"] == 1 and groups["follow-up, topic switch"]["n"] == 1
+    for row in (r for r in groups.values() if r["n"]):
+        for method in ("question_only", "history_aware", "history_aware_ref"):
+            assert 0.0 <= row[method]["recall@5"] <= 1.0 and 0.0 <= row[method]["mrr"] <= 1.0
+    first = groups["first turn"]
+    assert first["question_only"] == first["history_aware"] == first["history_aware_ref"]
+    follow = {t["task_id"]: t for t in report["per_turn"]}["d1<::>2"]
+    assert follow["history_aware"]["rr"] == 1.0 and follow["used_history"]
+    assert "| follow-up | 2 |" in format_table(report)
+    assert evaluate(path, settings, limit=2)["turns_scored"] == 2  # one whole dialogue
