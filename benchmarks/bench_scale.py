@@ -85,7 +85,7 @@ def clustered(n: int, seed: int, clusters: int | None = None, spread: float = 1.
     step = 100_000
     for a in range(0, n, step):
         b = min(n, a + step)
-        noise = rng.standard_normal((b - a, DIM), dtype=np.float32) * (spread / np.sqrt(DIM))
+        noise = rng.standard_normal((b - a, DIM), dtype=np.float32) * np.float32(spread / np.sqrt(DIM))
         block = centres[rng.integers(0, clusters, b - a)] + noise
         block /= np.linalg.norm(block, axis=1, keepdims=True)
         out[a:b] = block
@@ -101,7 +101,7 @@ def replicated(real, n: int, seed: int, noise: float = 0.35):
     step = 100_000
     for a in range(0, n, step):
         b = min(n, a + step)
-        block = real[rng.integers(0, len(real), b - a)] + rng.standard_normal((b - a, DIM), dtype=np.float32) * (
+        block = real[rng.integers(0, len(real), b - a)] + rng.standard_normal((b - a, DIM), dtype=np.float32) * np.float32(
             noise / np.sqrt(DIM))
         block /= np.linalg.norm(block, axis=1, keepdims=True)
         out[a:b] = block
@@ -417,8 +417,10 @@ def write_generation(chunks: list[list[str]], root: Path, docs: Path, per_doc: i
     # vectors: a centre per document, sentences around it, chunks = normalised mean of their sentences
     centres = rng.standard_normal((n_docs, DIM), dtype=np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    sv = centres[sents_arr["doc"]] + rng.standard_normal((len(sents_arr), DIM), dtype=np.float32) * (1.2 / np.sqrt(DIM))
+    sv = centres[sents_arr["doc"]] + rng.standard_normal((len(sents_arr), DIM), dtype=np.float32) * np.float32(
+        1.2 / np.sqrt(DIM))
     sv /= np.linalg.norm(sv, axis=1, keepdims=True)
+    sv = sv.astype(np.float32, copy=False)
     counts = (chunks_arr["last"] - chunks_arr["first"] + 1).astype(np.int64)
     cv = np.add.reduceat(sv, chunks_arr["first"].astype(np.int64), axis=0) / counts[:, None]
     cv = (cv / np.linalg.norm(cv, axis=1, keepdims=True)).astype(np.float32)
@@ -735,13 +737,16 @@ def bench_e2e(args, chunks, questions, qfile: Path, workdir: Path, keyword=None)
         for i in range(args.cold_runs):
             res = run_measured([*cmd, "ask", questions[i % len(questions)], "--json", "--docs", str(docs),
                                 "--index", str(root_flat)], env={**cold_env, **extra}, timeout=args.cold_timeout)
-            walls.append(res["wall_s"])
-            rss.append(res["peak_rss_mb"])
             if res["rc"] != 0:
                 notes.append(f"rc={res['rc']} {res['stderr'][-200:]}")
+            elif "index" in res["stderr"]:  # the CLI (re)built the index first: not a cold ask, excluded
+                notes.append("excluded (rebuilt the index first): " + res["stderr"].strip()[-150:])
+                continue
             elif res["stderr"].strip():
                 notes.append(res["stderr"].strip()[-200:])
-        out["cold"].append({"label": label, "wall_s": summary(walls), "peak_rss_mb": statistics.median(rss),
+            walls.append(res["wall_s"])
+            rss.append(res["peak_rss_mb"])
+        out["cold"].append({"label": label, "wall_s": summary(walls), "peak_rss_mb": statistics.median(rss) if rss else float("nan"),
                             "notes": notes})
 
     # Incremental rebuild at this size: one document edited, qa's real build (bench_corpus's worker).
