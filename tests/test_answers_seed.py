@@ -26,6 +26,9 @@ QUESTIONS = [
     ("How did the United States vote on the UN resolution condemning Russia's invasion of Ukraine?", "voting against a resolution"),
     ("What interests do both nations share?", "nuclear safety"),
     ("In which civil war did Russia intervene militarily?", "Syrian Civil War"),
+    # Short questions about a name: dense similarity is low, every content word is in one sentence.
+    ("What did Pete Hegseth order?", "suspension of offensive cyber operations"),
+    ("Who is Lynne M. Tracy?", "Ambassador Lynne M. Tracy"),
 ]
 
 OUT_OF_SCOPE = [

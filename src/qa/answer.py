@@ -12,6 +12,8 @@ from qa.keyword import tokenize
 from qa.retrieval import Hit
 from qa.store import LoadedIndex
 
+# Question words bm25s's English stop list keeps; they are not what a question is about.
+_QUESTION_WORDS = frozenset("what did does do who whom whose which when where why how is are was were".split())
 NOT_FOUND = "The documents do not contain an answer to this question."
 _SPACES = re.compile(r"\s+")
 
@@ -139,15 +141,24 @@ def compose(
     """
     score = evidence(hits)
     citations = [_citation(index, hit, n, docs_label) for n, hit in enumerate(hits, start=1)]
-    if not hits or score < params.threshold:
+    if not hits:
         return Answer(question, NOT_FOUND, False, citations, score=score)
 
     q_tokens = list(dict.fromkeys(tokenize([query_text])[0]))
     q_idf = dict(zip(q_tokens, index.keyword.idf(q_tokens), strict=True))
+    texts_of = [[index.sentence_text(int(r)) for r in hit.sentence_rows] for hit in hits[: params.depth]]
+    tokens_of = [[set(toks) for toks in tokenize(texts)] for texts in texts_of]
+    overlaps_of = [_overlap(q_idf, tokens) for tokens in tokens_of]
+    # Dense similarity undersells short questions about a name ("What did Pete Hegseth order?"):
+    # when one sentence holds every content word (two or more) of the question, it is on topic.
+    content = set(q_tokens) - _QUESTION_WORDS
+    covered = len(content) >= 2 and any(content <= toks for tokens in tokens_of for toks in tokens)
+    if score < params.threshold and not covered:
+        return Answer(question, NOT_FOUND, False, citations, score=score)
+
     scored: list[tuple[float, int, int]] = []  # (score, hit index, position in hit)
     for h, hit in enumerate(hits[: params.depth]):
-        texts = [index.sentence_text(int(r)) for r in hit.sentence_rows]
-        overlaps = _overlap(q_idf, texts)
+        texts, overlaps = texts_of[h], overlaps_of[h]
         pairs = hit.sentence_pairs if hit.sentence_pairs is not None else [0.0] * len(texts)
         for p, (cos, ov, pair) in enumerate(zip(hit.sentence_scores, overlaps, pairs, strict=True)):
             if len(texts[p].split()) < 2:  # a lone heading or label is no answer
@@ -195,12 +206,12 @@ def compose(
     return Answer(question, " ".join(parts), True, citations, quoted, score=score)
 
 
-def _overlap(q_idf: dict[str, float], texts: list[str]) -> list[float]:
-    """Share of the question's word weight (IDF) that each text contains."""
+def _overlap(q_idf: dict[str, float], token_sets: list[set[str]]) -> list[float]:
+    """Share of the question's word weight (IDF) that each tokenised text contains."""
     total = sum(q_idf.values())
     if not total:
-        return [0.0] * len(texts)
-    return [sum(q_idf[t] for t in set(toks) if t in q_idf) / total for toks in tokenize(texts)]
+        return [0.0] * len(token_sets)
+    return [sum(q_idf[t] for t in toks if t in q_idf) / total for toks in token_sets]
 
 
 def _citation(index: LoadedIndex, hit: Hit, n: int, docs_label: str) -> Citation:

@@ -270,6 +270,16 @@ def _said(turn: Turn) -> str:
     return "" if turn.answer.startswith(NOT_FOUND) else turn.answer
 
 
+_NOT_PERSON = frozenset(
+    "union states nations kingdom republic federation empire europe america asia africa war wars court "
+    "department council party office embassy bank university company corporation act treaty agreement "
+    "organization organisation administration government ministry army navy force forces committee house "
+    "city county river sea ocean island islands mountains east west north south intervention crisis "
+    "revolution service services cloud center centre library program programme project association "
+    "institute school college hospital church street road state province region district airport station "
+    "team club league cup games award prize series system network database".split()
+)
+
 
 def _is_person(name: str, text: str) -> bool:
     """Whether a name looks like a person's: two or more capitalised words none of which is a
