@@ -184,11 +184,12 @@ def loadavg() -> float:
         return float("nan")
 
 
-def write_json(path: str | None, data: dict) -> None:
+def write_json(path: str | None, data: dict, quiet: bool = False) -> None:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(data, indent=2, default=str), "utf-8")
-        print(f"\nJSON written to {path}", file=sys.stderr)
+        if not quiet:
+            print(f"\nJSON written to {path}", file=sys.stderr)
 
 
 def rss_mb() -> float:

@@ -223,6 +223,8 @@ def bench_dense(args, n: int, grid: list[tuple[int, int]], ef_list: list[int], w
                 "top10_in_50": recall(truth, found50, 10), "load": loadavg(),
             })
         del index
+        if args.json_out:  # partial: this size so far
+            write_json(args.json_out + ".partial", {"dense_in_progress": out}, quiet=True)
     return out
 
 
@@ -560,17 +562,17 @@ def find_encoders(args) -> Path | None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--jsonl", type=Path, default=DEFAULT_JSONL, help="real sentences for BM25 texts (default: %(default)s)")
-    p.add_argument("--sizes", default="100000,1000000", help="dense sizes (default 100000,1000000)")
+    p.add_argument("--sizes", default="100000",
+                   help="dense sizes, comma-separated (default 100000; add 1000000 for the 1M run, ~25 min more)")
     p.add_argument("--real-vectors", type=Path, help="a .npy of real unit vectors to replicate instead of clusters")
     p.add_argument("--queries", type=int, default=200, help="dense queries (default 200)")
     p.add_argument("--flat-queries", type=int, default=50, help="queries timed on flat search (default 50)")
-    p.add_argument("--grid", default="16:40,32:40,32:80,48:80", help="HNSW M:efConstruction list at the first size")
+    p.add_argument("--grid", default="16:40,32:40,32:80", help="HNSW M:efConstruction list below 500k vectors")
     p.add_argument("--grid-large", default="32:40", help="HNSW M:efConstruction list at sizes ≥ 500k (default 32:40)")
     p.add_argument("--ef", default="16,32,64,128,256", help="efSearch values (default 16,32,64,128,256)")
     p.add_argument("--e2e-chunks", type=int, default=100_000, help="chunks of the end-to-end index (default 100k)")
     p.add_argument("--e2e-hnsw", default="32:40:64", help="M:efConstruction:efSearch of the HNSW end-to-end variant")
-    p.add_argument("--e2e-variants", default="faiss-1thread,bincount;faiss-1thread,light-bm25;"
-                   "faiss-1thread,light-bm25,ort-nospin;light-bm25,numpy-dense,ort-nospin",
+    p.add_argument("--e2e-variants", default="hnsw:faiss-1thread,ort-nospin;hnsw:faiss-1thread,ort-nospin,light-bm25",
                    help="prototype combinations (see _proto.py) timed end to end on the flat index, ';'-separated;"
                         " prefix one with 'hnsw:' to run it on the HNSW index")
     p.add_argument("--questions", type=int, default=100, help="questions for BM25 / end-to-end (default 100)")
@@ -584,7 +586,7 @@ def main(argv=None) -> int:
     p.add_argument("--reuse-e2e", action="store_true",
                    help="reuse the end-to-end index generations kept in --workdir (implies --skip-incremental)")
     p.add_argument("--encoders", type=Path, help="folder with an ONNX export (default: ./index/encoders)")
-    p.add_argument("--quick", action="store_true", help="100k only, grid 32:40, efSearch 16,64,128, fewer questions")
+    p.add_argument("--quick", action="store_true", help="100k, grid 32:40, efSearch 16,64,128, fewer questions, no rebuild timing")
     p.add_argument("--workdir", type=Path, help="scratch folder (default: a new temp folder)")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--json", dest="json_out", help="also write the results as JSON here")
@@ -604,6 +606,7 @@ def main(argv=None) -> int:
             p.error("--reuse-e2e needs --workdir")
     if args.quick:
         args.sizes, args.grid, args.ef, args.questions, args.repeats, args.cold_runs = "100000", "32:40", "16,64,128", 50, 1, 1
+        args.skip_incremental = True
         args.queries, args.flat_queries = 100, 30
 
     import faiss
@@ -624,6 +627,7 @@ def main(argv=None) -> int:
             for i, n in enumerate(sizes):
                 grid = parse_grid(args.grid if n < 500_000 else args.grid_large)
                 results["dense"].append(bench_dense(args, n, grid, ef_list, workdir))
+                write_json(args.json_out, results, quiet=True)  # partial results survive a killed run
         if not (args.skip_bm25 and args.skip_e2e):
             sentences, titles = corpus_sentences(args.jsonl)
             chunks = synthetic_chunks(sentences, args.e2e_chunks)
@@ -633,6 +637,7 @@ def main(argv=None) -> int:
         keyword = None
         if not args.skip_bm25:
             results["bm25"], keyword = bench_bm25(keyword_texts(chunks), questions, workdir / "bm25")
+            write_json(args.json_out, results, quiet=True)
         if not args.skip_e2e:
             results["e2e"] = bench_e2e(args, chunks, questions, qfile, workdir, keyword)
     finally:

@@ -22,10 +22,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from qa import evaluation  # noqa: E402
-from qa.settings import Settings  # noqa: E402
+from qa import evaluation
+from qa.settings import Settings
 
 
 def run_txtai(squad: evaluation.Squad, questions: list[evaluation.Question], title: bool) -> tuple[dict, float]:

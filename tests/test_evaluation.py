@@ -16,21 +16,21 @@ from .conftest import ENCODERS, make_settings
 
 ARTICLES = {
     "Lighthouse_keeping": [
-        ("The Bell Rock Lighthouse was built between 1807 and 1810 by Robert Stevenson off the coast of Angus, "
-         "Scotland. It is the world's oldest surviving sea-washed lighthouse.",
+        (("The Bell Rock Lighthouse was built between 1807 and 1810 by Robert Stevenson off the coast of Angus, "
+         "Scotland. It is the world's oldest surviving sea-washed lighthouse."),
          [("Who built the Bell Rock Lighthouse?", ["Robert Stevenson"]),
           ("When was the Bell Rock Lighthouse built?", ["between 1807 and 1810", "1807"])]),
-        ("Keepers trimmed the lamp wicks every four hours during the night. Their log books recorded the weather, "
-         "passing ships and the amount of oil burned.",
+        (("Keepers trimmed the lamp wicks every four hours during the night. Their log books recorded the weather, "
+         "passing ships and the amount of oil burned."),
          [("How often did keepers trim the wicks?", ["every four hours"])]),
     ],
     "Honey_bees": [
-        ("A honey bee colony has a single queen, thousands of female workers and, in summer, a few hundred male "
-         "drones. Workers build the comb from wax secreted by glands in their abdomen.",
+        (("A honey bee colony has a single queen, thousands of female workers and, in summer, a few hundred male "
+         "drones. Workers build the comb from wax secreted by glands in their abdomen."),
          [("What do workers build the comb from?", ["wax"]),
           ("How many queens does a colony have?", ["a single queen", "single"])]),
-        ("Foragers tell their sisters where flowers are with the waggle dance, whose angle points to the food "
-         "relative to the sun and whose length gives the distance.",
+        (("Foragers tell their sisters where flowers are with the waggle dance, whose angle points to the food "
+         "relative to the sun and whose length gives the distance."),
          [("What dance do foragers use to show where flowers are?", ["waggle dance"])]),
     ],
 }

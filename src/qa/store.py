@@ -149,6 +149,12 @@ class LoadedIndex:
             raise CorruptIndexError(f"index at {self.folder} is corrupt: chunks.faiss is unreadable") from None
         if index.ntotal != len(self.chunks) or index.d != self.manifest["dimension"]:
             raise CorruptIndexError(f"index at {self.folder} is corrupt: chunks.faiss disagrees with the manifest")
+        # One query at a time: OpenMP threads only contend on 2 cores (100k flat: 15 ms vs 55 ms
+        # with 2 threads under load, benchmarks/RESULTS-speed.md).
+        faiss.omp_set_num_threads(1)
+        if hasattr(index, "hnsw"):
+            # FAISS's default efSearch (16) gives recall@10 0.96 at 100k; 64 gives 1.00 in 0.4 ms.
+            index.hnsw.efSearch = max(index.hnsw.efSearch, 64)
         return index
 
     @cached_property
