@@ -14,7 +14,7 @@ if names:
 
     _proto.apply(names)
 
-from qa.cli import main  # noqa: E402
+from qa.cli import main
 
 rc = main(sys.argv[1:])
 if "fast-exit" in names:

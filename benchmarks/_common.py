@@ -7,6 +7,7 @@ module measures qa's own start-up, not the benchmark's.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -139,7 +140,7 @@ def table(headers: list[str], rows: list[list]) -> str:
     """A GitHub markdown table."""
     def cell(v):
         if isinstance(v, float):
-            if v != v:
+            if math.isnan(v):
                 return "–"
             return f"{v:.3g}" if abs(v) < 10 else f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.1f}"
         return str(v)
@@ -154,8 +155,9 @@ def src_state() -> str:
     import hashlib
 
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-        diff = subprocess.run(["git", "diff", "HEAD", "--", "src"], cwd=REPO, capture_output=True).stdout
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=False).stdout.strip()
+        diff = subprocess.run(["git", "diff", "HEAD", "--", "src"], cwd=REPO, capture_output=True, check=False).stdout
         return f"{head}+{hashlib.sha1(diff).hexdigest()[:8]}" if diff else head
     except OSError:
         return "unknown"

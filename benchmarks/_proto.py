@@ -158,8 +158,8 @@ class LightKeywordIndex:
 
 
 def apply_light_bm25() -> None:
-    import qa.answer  # noqa: F401 - imported so its `tokenize` name is patched too
-    import qa.conversation  # noqa: F401
+    import qa.answer
+    import qa.conversation
     import qa.keyword
     from qa import store
     from qa.errors import CorruptIndexError
@@ -167,7 +167,7 @@ def apply_light_bm25() -> None:
     def keyword(self):
         try:
             kw = LightKeywordIndex(self.folder / "bm25")
-        except Exception as exc:
+        except (OSError, ValueError, KeyError) as exc:
             raise CorruptIndexError(f"index at {self.folder} is corrupt: bm25 ({exc.__class__.__name__})") from None
         if kw.size != len(self.chunks):
             raise CorruptIndexError(f"index at {self.folder} is corrupt: bm25 disagrees with the manifest")

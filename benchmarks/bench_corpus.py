@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     du,
     loadavg,
     machine,
@@ -46,8 +46,8 @@ from _common import (  # noqa: E402
     quiet_env,
     rss_mb,
     run_json_worker,
-    src_state,
     run_measured,
+    src_state,
     summary,
     table,
     write_json,
@@ -533,8 +533,8 @@ def print_report(r: dict) -> None:
             share = split["sentences"] / (split["chunks"] + split["sentences"])
             rows.append(["  encoding split: chunks / sentences (estimated from samples)",
                          f"{share * 100:.0f} % of encoding is sentence vectors",
-                         f"{tc['chunks']} chunk texts ({tc['chunk_chars'] / 1e6:.1f} M chars), "
-                         f"{tc['sentences']} sentence texts ({tc['sentence_chars'] / 1e6:.1f} M chars)"])
+                         (f"{tc['chunks']} chunk texts ({tc['chunk_chars'] / 1e6:.1f} M chars), "
+                          f"{tc['sentences']} sentence texts ({tc['sentence_chars'] / 1e6:.1f} M chars)")])
         rows.append(["peak RSS of the build process", f"{fb['process_peak_rss_mb']:.0f} MB", ""])
     rows.append(["index size on disk (generation / ONNX encoder)",
                  f"{ix['generation_bytes'] / 1e6:.1f} MB / {ix['encoder_bytes'] / 1e6:.0f} MB", ""])
@@ -544,13 +544,13 @@ def print_report(r: dict) -> None:
                      f"written={nc['written']}, embedded {nc['embedded_chunks']}+{nc['embedded_sentences']}"])
         for e in r["edit_builds"]:
             rows.append([f"**edit one document** ({e['doc_chunks']} chunks, {e['doc_sentences']} sentences)",
-                         f"**{e['build_s']:.2f} s = {e['build_s'] / full_s * 100:.1f} %** of full "
-                         f"(process {e['process_wall_s']:.1f} s = {e['process_wall_s'] / fb['process_wall_s'] * 100:.1f} %)",
-                         f"embedded {e['embedded_chunks']} chunks + {e['embedded_sentences']} sentences; "
-                         f"only that document: {'yes' if e['only_that_document'] else 'NO'}; goal ≤ 5 %"])
+                         (f"**{e['build_s']:.2f} s = {e['build_s'] / full_s * 100:.1f} %** of full (process "
+                          f"{e['process_wall_s']:.1f} s = {e['process_wall_s'] / fb['process_wall_s'] * 100:.1f} %)"),
+                         (f"embedded {e['embedded_chunks']} chunks + {e['embedded_sentences']} sentences; "
+                          f"only that document: {'yes' if e['only_that_document'] else 'NO'}; goal ≤ 5 %")])
         d = r["delete_build"]
-        rows.append(["**delete one document**", f"**{d['build_s']:.2f} s = {d['build_s'] / full_s * 100:.1f} %** of "
-                     f"full (process {d['process_wall_s']:.1f} s)",
+        rows.append(["**delete one document**", (f"**{d['build_s']:.2f} s = {d['build_s'] / full_s * 100:.1f} %** of "
+                                                  f"full (process {d['process_wall_s']:.1f} s)"),
                      f"nothing embedded, removed: {'yes' if d['ok'] else 'NO'}"])
     rows.append(["answer about the edit found in the edited file", "yes" if r["marker"]["found"] else "NO",
                  r["marker"]["answer"][:80]])
@@ -562,8 +562,8 @@ def print_report(r: dict) -> None:
                  f"{w['rss_after_load_mb']:.0f} / {w['rss_after_first_ask_mb']:.0f} / {w['peak_rss_mb']:.0f} MB", ""])
     c = r["cold"]
     rows.append(["**cold `python -m qa ask`**", f"**{c['wall_s']['median']:.2f} s** (CPU {c['cpu_s']['median']:.2f} s)",
-                 f"median of {c['wall_s']['n']}; identical to warm: {'yes' if c['identical_to_warm'] else 'NO'}; "
-                 f"peak RSS {c['peak_rss_mb']:.0f} MB; goal ≤ 1.5 s"])
+                 (f"median of {c['wall_s']['n']}; identical to warm: {'yes' if c['identical_to_warm'] else 'NO'}; "
+                  f"peak RSS {c['peak_rss_mb']:.0f} MB; goal ≤ 1.5 s")])
     rows.append(["top-1 citation from the question's own document", f"{w['top1_source_rate'] * 100:.0f} %",
                  ", ".join(f"{k} {v * 100:.0f} %" for k, v in w["top1_by_kind"].items())])
     print(table(["measure", "value", "note"], rows))

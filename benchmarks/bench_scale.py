@@ -28,7 +28,6 @@ Parts:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -41,7 +40,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     REPO,
     du,
     loadavg,
@@ -108,12 +107,24 @@ def replicated(real, n: int, seed: int, noise: float = 0.35):
     return out
 
 
+def load_real_vectors(path: Path):
+    """Unit vectors from a .npy file, or a qa index (its current generation's chunk + sentence vectors)."""
+    import numpy as np
+
+    if path.is_dir():
+        if (path / "CURRENT").is_file():
+            path = path / (path / "CURRENT").read_text().strip()
+        return np.concatenate([np.load(path / "chunk_vectors.npy"), np.load(path / "sentence_vectors.npy")]).astype(
+            np.float32)
+    return np.load(path).astype(np.float32)
+
+
 def make_vectors(args, n: int, n_queries: int):
     """(database, queries) for one size."""
     import numpy as np
 
     if args.real_vectors:
-        real = np.load(args.real_vectors).astype(np.float32)
+        real = load_real_vectors(Path(args.real_vectors))
         rng = np.random.default_rng(1)
         held = rng.permutation(len(real))
         q_src, db_src = real[held[:n_queries]], real[held[n_queries:]]
@@ -290,9 +301,9 @@ def keyword_texts(chunks: list[list[str]]) -> list[str]:
 
 def bench_bm25(chunk_texts: list[str], questions: list[str], folder: Path):
     """BM25 build/load/query timings; also returns the built index for the end-to-end generation."""
+    import _proto
     import numpy as np
 
-    import _proto
     from qa.keyword import KeywordIndex
 
     out: dict = {"chunks": len(chunk_texts), "questions": len(questions)}
@@ -461,9 +472,9 @@ def worker_e2e(args) -> dict:
     """In a fresh process: load the index, first question, warm retrieve() and Engine.ask()."""
     rss_start = rss_mb()
     t0 = time.perf_counter()
+    import _proto
     import numpy as np
 
-    import _proto
     import qa.engine as eng
     from qa.retrieval import Query, RetrievalParams, retrieve
     from qa.settings import Settings
@@ -564,14 +575,17 @@ def main(argv=None) -> int:
     p.add_argument("--jsonl", type=Path, default=DEFAULT_JSONL, help="real sentences for BM25 texts (default: %(default)s)")
     p.add_argument("--sizes", default="100000",
                    help="dense sizes, comma-separated (default 100000; add 1000000 for the 1M run, ~25 min more)")
-    p.add_argument("--real-vectors", type=Path, help="a .npy of real unit vectors to replicate instead of clusters")
+    p.add_argument("--real-vectors", type=Path,
+                   help="replicate real vectors instead of clusters: a .npy of unit vectors, or a qa index folder "
+                        "(e.g. bench_corpus.py's WORKDIR/index: its chunk + sentence vectors)")
     p.add_argument("--queries", type=int, default=200, help="dense queries (default 200)")
     p.add_argument("--flat-queries", type=int, default=50, help="queries timed on flat search (default 50)")
     p.add_argument("--grid", default="16:40,32:40,32:80", help="HNSW M:efConstruction list below 500k vectors")
     p.add_argument("--grid-large", default="32:40", help="HNSW M:efConstruction list at sizes ≥ 500k (default 32:40)")
     p.add_argument("--ef", default="16,32,64,128,256", help="efSearch values (default 16,32,64,128,256)")
     p.add_argument("--e2e-chunks", type=int, default=100_000, help="chunks of the end-to-end index (default 100k)")
-    p.add_argument("--e2e-hnsw", default="32:40:64", help="M:efConstruction:efSearch of the HNSW end-to-end variant")
+    p.add_argument("--e2e-hnsw", default="32:80:256",
+                   help="M:efConstruction:efSearch of the HNSW end-to-end variant (default: the recommended 32:80:256)")
     p.add_argument("--e2e-variants", default="hnsw:faiss-1thread,ort-nospin;hnsw:faiss-1thread,ort-nospin,light-bm25",
                    help="prototype combinations (see _proto.py) timed end to end on the flat index, ';'-separated;"
                         " prefix one with 'hnsw:' to run it on the HNSW index")
@@ -586,7 +600,7 @@ def main(argv=None) -> int:
     p.add_argument("--reuse-e2e", action="store_true",
                    help="reuse the end-to-end index generations kept in --workdir (implies --skip-incremental)")
     p.add_argument("--encoders", type=Path, help="folder with an ONNX export (default: ./index/encoders)")
-    p.add_argument("--quick", action="store_true", help="100k, grid 32:40, efSearch 16,64,128, fewer questions, no rebuild timing")
+    p.add_argument("--quick", action="store_true", help="100k, HNSW 32:80 only, efSearch 16,64,256, fewer questions, no rebuild timing")
     p.add_argument("--workdir", type=Path, help="scratch folder (default: a new temp folder)")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--json", dest="json_out", help="also write the results as JSON here")
@@ -605,7 +619,7 @@ def main(argv=None) -> int:
         if not args.workdir:
             p.error("--reuse-e2e needs --workdir")
     if args.quick:
-        args.sizes, args.grid, args.ef, args.questions, args.repeats, args.cold_runs = "100000", "32:40", "16,64,128", 50, 1, 1
+        args.sizes, args.grid, args.ef, args.questions, args.repeats, args.cold_runs = "100000", "32:80", "16,64,256", 50, 1, 1
         args.skip_incremental = True
         args.queries, args.flat_queries = 100, 30
 
@@ -810,8 +824,8 @@ def print_report(r: dict) -> None:
                          x["retrieve_ms"]["p95"], x["ask_ms"]["p50"], x["ask_ms"]["p95"],
                          " / ".join(f"{k} {v:.1f}" for k, v in x["stages_median_ms"].items()),
                          x["rss_after_load_mb"],
-                         f"{x['rss_end_mb']:.0f} ({x.get('rss_split_end_mb', {}).get('RssAnon', float('nan')):.0f} anon"
-                         f" + {x.get('rss_split_end_mb', {}).get('RssFile', float('nan')):.0f} file)"])
+                         (f"{x['rss_end_mb']:.0f} ({x.get('rss_split_end_mb', {}).get('RssAnon', float('nan')):.0f} anon"
+                          f" + {x.get('rss_split_end_mb', {}).get('RssFile', float('nan')):.0f} file)")])
         print(table(["variant", "load ms", "first retrieve ms", "retrieve p50 ms", "retrieve p95", "ask p50 ms",
                      "ask p95", "ask stages (median ms)", "RSS after load MB", "RSS end MB (anon + file-backed)"], rows))
         print()
