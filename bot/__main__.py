@@ -101,7 +101,9 @@ async def run(settings: BotSettings) -> int:
         try:
             await bot.connect(reconnect=True)
         except discord.PrivilegedIntentsRequired:
-            return _fail("the Message Content intent is not enabled for this bot; turn it on in the Developer "
+            wanted = ("Message Content and Server Members intents (or set QA_BOT_MEMBERS_INTENT=0)"
+                      if settings.members_intent else "Message Content intent")
+            return _fail(f"Discord refused the privileged gateway intents; turn on the {wanted} in the Developer "
                          "Portal (Bot → Privileged Gateway Intents)", 1)
         except (aiohttp.ClientError, OSError, discord.GatewayNotFound, discord.ConnectionClosed) as exc:
             return _fail(f"lost the connection to Discord: {_one_line(exc)}", 1)

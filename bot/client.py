@@ -50,6 +50,9 @@ class QABot(commands.Bot):
         # Needed to read plain messages in the bot's threads; mentions, replies to the bot and DMs
         # carry their text even without it. Privileged: enable it in the Developer Portal.
         intents.message_content = True
+        # Privileged too. Not needed to answer, but test harnesses such as dpytest resolve mentions
+        # through the member cache, which only this intent fills; QA_BOT_MEMBERS_INTENT=0 turns it off.
+        intents.members = settings.members_intent
         super().__init__(
             command_prefix=commands.when_mentioned,  # unused: there are no prefix commands
             help_command=None,
@@ -59,11 +62,14 @@ class QABot(commands.Bot):
         )
         self.settings = settings
         self.service = QAService(settings, engine)
+        # Registered here rather than in setup_hook, so the bot answers messages and slash commands
+        # however it is started (dpytest, for one, never runs setup_hook).
+        self.questions = MessageQuestions(self)
+        for command in SlashCommands(self).get_app_commands():
+            self.tree.add_command(command)
 
     async def setup_hook(self) -> None:
-        """Register the cogs and the persistent answer buttons; sync slash commands if configured."""
-        await self.add_cog(MessageQuestions(self))
-        await self.add_cog(SlashCommands(self))
+        """Register the persistent answer buttons; sync slash commands if configured."""
         # Persistent: buttons under answers sent before a restart keep working.
         self.add_view(AnswerView())
         await self.sync_commands()
@@ -88,7 +94,8 @@ class QABot(commands.Bot):
                          exc)
 
     async def on_message(self, message: discord.Message, /) -> None:
-        """No prefix commands: questions in messages are handled by :class:`MessageQuestions`."""
+        """No prefix commands: every message goes to :class:`MessageQuestions`."""
+        await self.questions.on_message(message)
 
     async def on_ready(self) -> None:
         logger.info("logged in as %s (id %s) in %d servers", self.user, self.user.id if self.user else "?",

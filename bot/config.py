@@ -77,6 +77,8 @@ class BotSettings:
         rate_limit: Questions per user per ``rate_window_s`` (0 turns the limit off).
         rate_window_s: Length of the rate-limit window in seconds.
         max_question_chars: Longer questions are refused with a clear reply.
+        members_intent: Ask Discord for the privileged Server Members intent (enable it in the
+            Developer Portal, or turn this off).
         admin_role: A role id or name allowed to run ``/reindex`` besides Manage Server.
         sync: Slash-command sync at start: ``""`` (none), ``"global"`` or a test guild id.
         feedback_file: JSON-lines file for 👍/👎 feedback.
@@ -97,6 +99,7 @@ class BotSettings:
     rate_limit: int = 5
     rate_window_s: float = 60.0
     max_question_chars: int = 1000
+    members_intent: bool = True
     admin_role: str | None = None
     sync: str = ""
     feedback_file: Path = Path("feedback.jsonl")
@@ -143,7 +146,8 @@ class BotSettings:
         if (raw := get("QA_BOT_CHANNELS")) is not None:
             parts = raw.replace(" ", ",").split(",")
             values["channels"] = frozenset(_int(part, "QA_BOT_CHANNELS") for part in parts if part)
-        for name, key in (("thread_mode", "QA_BOT_THREAD_MODE"), ("answer_dms", "QA_BOT_DMS")):
+        for name, key in (("thread_mode", "QA_BOT_THREAD_MODE"), ("answer_dms", "QA_BOT_DMS"),
+                          ("members_intent", "QA_BOT_MEMBERS_INTENT")):
             if (raw := get(key)) is not None:
                 values[name] = _bool(raw, key)
         for name, key, kind in (

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import discord
-from discord.ext import commands
 
 from bot.delivery import can_embed, deliver, open_thread, say
 from bot.formatting import unescape
@@ -34,14 +33,17 @@ class Trigger:
     new_thread: bool = False  # thread mode: open a thread for it
 
 
-class MessageQuestions(commands.Cog):
-    """Answers questions asked in messages."""
+class MessageQuestions:
+    """Answers questions asked in messages; :meth:`QABot.on_message` hands every message here.
+
+    A plain object rather than a cog, so the bot answers as soon as it is constructed — also when a
+    test harness such as dpytest starts it without running ``setup_hook``.
+    """
 
     def __init__(self, bot: QABot) -> None:
         self.bot = bot
         self.service = bot.service
 
-    @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or message.webhook_id is not None:
             return  # other bots, webhooks and the bot's own messages: never answered (no loops)

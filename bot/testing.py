@@ -1,15 +1,17 @@
 """Run the real bot against dpytest (test helper; never imported by the bot itself).
 
-dpytest 0.7 replaces the bot's connection with a fake one. Three things then differ from a real
-login, and :func:`configure_dpytest` puts them right:
+dpytest's own recipe (``await bot._async_setup_hook()`` then ``dpytest.configure(bot)``) is enough
+for messages and for calling ``bot.tree`` directly. dpytest 0.7 replaces the bot's connection with
+a fake one, though, and :func:`configure_dpytest` puts right what that loses:
 
-* dpytest resolves mentions and permissions through the member cache, which discord.py fills only
-  with the privileged members intent. The bot does not ask for that intent (it does not need the
-  member list), so the intent is granted to dpytest's fake connection only.
-* The command tree registered itself with the connection dpytest threw away.
+* The command tree registered itself with the connection dpytest threw away: interactions parsed
+  by the fake connection would not reach it.
+* ``setup_hook`` (the persistent answer buttons) never runs.
 * dpytest knows no threads and gives ``@everyone`` pre-thread permissions (no "send messages in
   threads", so Discord rules would forbid embeds there); thread creation is added and the
   permissions a freshly invited bot has are granted.
+* Mentions resolve through the member cache, which needs the members intent; it is granted to the
+  fake connection in case the bot was built with ``members_intent=False``.
 
 Usage::
 

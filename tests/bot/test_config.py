@@ -42,10 +42,23 @@ def test_defaults_without_anything_set(tmp_path: Path):
     settings = BotSettings.from_env({}, env_file=tmp_path / "missing.env")
     assert settings.token is None and settings.channels == frozenset() and not settings.thread_mode
     assert settings.rate_limit == 5 and settings.sync == "" and not settings.answer_dms
+    assert settings.members_intent is True
+
+
+def test_the_intents_the_bot_asks_for_follow_the_settings(tmp_path: Path, seed_engine):
+    from bot.client import create_bot
+
+    for raw, members in (("", True), ("off", False), ("on", True)):
+        env = {"QA_BOT_MEMBERS_INTENT": raw} if raw else {}
+        settings = BotSettings.from_env(env, env_file=None).replace(engine=seed_engine.settings)
+        bot = create_bot(settings, seed_engine)
+        assert bot.intents.message_content is True and bot.intents.members is members
+        assert bot.intents.presences is False
+        bot.service.close()
 
 
 @pytest.mark.parametrize(("name", "value"), [
-    ("QA_BOT_RATE_LIMIT", "many"), ("QA_BOT_DMS", "perhaps"), ("QA_BOT_CHANNELS", "general"),
+    ("QA_BOT_RATE_LIMIT", "many"), ("QA_BOT_DMS", "perhaps"), ("QA_BOT_MEMBERS_INTENT", "maybe"), ("QA_BOT_CHANNELS", "general"),
     ("QA_BOT_SYNC", "everywhere"), ("QA_BOT_MAX_QUESTION_CHARS", "999999"), ("QA_BOT_WORKERS", "0"),
 ])
 def test_bad_values_are_one_clear_error(name, value):
@@ -172,8 +185,9 @@ def test_a_successful_start_builds_the_index_then_connects(corpus: Path, embedde
     assert entry.main([]) == 1
     assert calls == [("login", True), ("connect", True)]  # the index existed before connecting
     err = capsys.readouterr().err.splitlines()
-    assert err == ["qa-bot: error: the Message Content intent is not enabled for this bot; turn it on in the "
-                   "Developer Portal (Bot → Privileged Gateway Intents)"]
+    assert err == ["qa-bot: error: Discord refused the privileged gateway intents; turn on the Message Content "
+                   "and Server Members intents (or set QA_BOT_MEMBERS_INTENT=0) in the Developer Portal (Bot → "
+                   "Privileged Gateway Intents)"]
     monkeypatch.setattr(discord.Client, "connect", connect_then_stop)
     assert entry.main([]) == 0
     assert capsys.readouterr().err == ""

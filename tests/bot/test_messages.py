@@ -252,3 +252,37 @@ async def test_the_factory_with_plain_dpytest(bot_settings, special_engine):
     finally:
         await dpytest.empty_queue()
         bot.service.close()
+
+
+async def test_the_issue_recipe_plain_dpytest_without_setup_hook(bot_settings, special_engine):
+    """Exactly dpytest's documented set-up for discord.py 2.7, nothing of ours: a mention, a follow-up
+    in the same channel, an @everyone passage and a 5,000-character passage all get cited answers."""
+    from bot.client import create_bot
+
+    bot = create_bot(bot_settings(special_engine), special_engine)
+    await bot._async_setup_hook()
+    dpytest.configure(bot)
+    try:
+        await dpytest.message(f"<@{bot.user.id}> Who was the Russian president in the 1990s?")
+        first = dpytest.get_message()
+        assert "Boris Yeltsin (1991–99)" in first.embeds[0].description
+        assert "russia-united-states-relations.txt" in first.embeds[0].fields[0].name.replace("\\", "")
+        # the follow-up only makes sense with the first turn: "he" is Yeltsin
+        await dpytest.message(f"{bot.user.mention} What did he oppose in 1999?")
+        follow = dpytest.get_message()
+        assert "Kosovo" in follow.embeds[0].description
+        assert "Understood as:" in follow.embeds[0].footer.text and "Yeltsin" in follow.embeds[0].footer.text
+        await dpytest.message(f"{bot.user.mention} @everyone who are the moderators of the harbour channel?")
+        hostile = dpytest.get_message()
+        no_live_mentions(message_text(hostile.content, hostile.embeds))
+        assert "moderators" in hostile.embeds[0].description
+        await dpytest.message(f"<@{bot.user.id}> Who is the chief warden of Port Quill?")
+        long = dpytest.get_message()
+        check_message(long.content, long.embeds)
+        markers_travel_with_sources(long.embeds)
+        assert "Oyelaran-Vasquez" in long.embeds[0].description
+        assert dpytest.sent_queue.empty()  # one message per answer
+        assert {c.name for c in bot.tree.get_commands()} == {"ask", "reset", "reindex", "stats"}
+    finally:
+        await dpytest.empty_queue()
+        bot.service.close()
