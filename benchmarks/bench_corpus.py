@@ -5,6 +5,7 @@ Usage (repository root, project virtualenv):
     python benchmarks/bench_corpus.py ../shared/data/whitehouse-russia-docs.jsonl
     python benchmarks/bench_corpus.py DATA.jsonl --quick            # 60 documents (~3 min)
     python benchmarks/bench_corpus.py DATA.jsonl --json out.json --workdir /tmp/wh --keep
+    python benchmarks/bench_corpus.py ~/my-docs --quick           # your own folder of .txt/.md files
 
 The JSONL has one document per line with ``title`` and ``text`` (and ``id``). Each document is
 written as ``<id>.md`` with its title as a ``#`` heading into a temporary folder (never into the
@@ -63,12 +64,25 @@ MARKER_QUESTION = "Where was the Zorblax accord signed?"
 # ------------------------------------------------------------------------------------------------
 
 
-def write_corpus(jsonl: Path, docs: Path | None, limit: int | None) -> list[dict]:
-    """One ``<id>.md`` per JSONL record, title as heading (nothing written when ``docs`` is None)."""
+def write_corpus(source: Path, docs: Path | None, limit: int | None) -> list[dict]:
+    """The benchmark corpus in ``docs`` (nothing written when ``docs`` is None).
+
+    Args:
+        source: A JSONL file (``title``, ``text``, optional ``id`` per line; one ``<id>.md`` per
+            record, title as heading) or a folder of ``.txt``/``.md`` documents (copied as they are,
+            subfolders kept).
+        docs: The benchmark's documents folder.
+        limit: Use only the first N documents.
+
+    Returns:
+        One record per document: ``_file`` (path inside ``docs``), ``title``, ``text``.
+    """
     if docs is not None:
         docs.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        return _copy_folder(source, docs, limit)
     records = []
-    with open(jsonl, encoding="utf-8") as fh:
+    with open(source, encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
                 records.append(json.loads(line))
@@ -84,6 +98,20 @@ def write_corpus(jsonl: Path, docs: Path | None, limit: int | None) -> list[dict
         title = " ".join(str(rec.get("title", "")).split()) or name
         if docs is not None:
             (docs / rec["_file"]).write_text(f"# {title}\n\n{rec.get('text', '').strip()}\n", "utf-8")
+    return records
+
+
+def _copy_folder(source: Path, docs: Path | None, limit: int | None) -> list[dict]:
+    files = sorted(f for f in source.rglob("*") if f.is_file() and f.suffix.lower() in (".txt", ".md"))
+    records = []
+    for f in files[:limit] if limit else files:
+        rel = f.relative_to(source).as_posix()
+        text = f.read_text("utf-8", errors="replace")
+        first = next((line.strip("# \t") for line in text.splitlines() if line.strip()), f.stem)
+        records.append({"_file": rel, "title": first[:120], "text": text, "_title_question": f"What is {first[:120]}?"})
+        if docs is not None:
+            (docs / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, docs / rel)
     return records
 
 
@@ -103,7 +131,8 @@ def make_questions(records: list[dict], n: int, seed: int = 11) -> list[dict]:
                 out.append({"q": rng.choice(sentences), "file": rec["_file"], "kind": "sentence"})
                 continue
         title = " ".join(str(rec.get("title", "")).split())
-        out.append({"q": f"What did the White House say in the {title}?", "file": rec["_file"], "kind": "title"})
+        question = rec.get("_title_question") or f"What did the White House say in the {title}?"
+        out.append({"q": question, "file": rec["_file"], "kind": "title"})
     return out
 
 
@@ -302,7 +331,8 @@ def worker_warm(args) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("jsonl", nargs="?", type=Path, default=Path("../shared/data/whitehouse-russia-docs.jsonl"),
-                   help="documents as JSONL (title, text); default ../shared/data/whitehouse-russia-docs.jsonl")
+                   help="documents as JSONL (title, text) or a folder of .txt/.md files; "
+                        "default ../shared/data/whitehouse-russia-docs.jsonl")
     p.add_argument("--limit", type=int, help="use only the first N documents")
     p.add_argument("--quick", action="store_true", help="60 documents, fewer repeats (~3 min)")
     p.add_argument("--questions", type=int, default=40, help="questions for the latency runs (default 40)")
@@ -342,7 +372,7 @@ def main(argv=None) -> int:
         args.limit = args.limit or 60
         args.questions, args.repeats, args.cold_runs, args.incremental_runs = 20, 3, 5, 1
         args.ab_sample = min(args.ab_sample, 600)
-    if not args.jsonl.is_file():
+    if not (args.jsonl.is_file() or args.jsonl.is_dir()):
         p.error(f"{args.jsonl} not found (see ../shared/data/README.md)")
     if args.reuse_index and not args.workdir:
         p.error("--reuse-index needs --workdir (a folder kept from an earlier run)")
@@ -412,7 +442,8 @@ def main(argv=None) -> int:
         else:
             results["index"] = index_info()
             print(f"reusing {index} ({results['index']['chunks']} chunks)", file=sys.stderr)
-        edited = [f.name for f in docs.glob("*.md") if MARKER in f.read_text("utf-8")]
+        edited = [r["_file"] for r in records if (docs / r["_file"]).is_file()
+                  and MARKER in (docs / r["_file"]).read_text("utf-8", errors="replace")]
         records = [r for r in records if (docs / r["_file"]).exists()]
 
         # Warm latency (with the edited document in place: the marker question must find it).
