@@ -173,3 +173,27 @@ def test_build_killed_midway_leaves_the_previous_index_usable(engine: Engine, mo
     assert not list(settings.index_dir.glob(".tmp-*"))
     assert fresh.status() == "ok"
     assert len(fresh.index().documents) == 61
+
+
+def test_hnsw_build_uses_every_core_and_leaves_faiss_on_one_thread(monkeypatch):
+    import faiss
+    import numpy as np
+
+    from qa.indexing import _faiss_index
+
+    threads_during_add: list[int] = []
+    real_add = faiss.IndexHNSWFlat.add
+
+    def add(self, x):
+        threads_during_add.append(faiss.omp_get_max_threads())
+        return real_add(self, x)
+
+    monkeypatch.setattr(faiss.IndexHNSWFlat, "add", add)
+    vectors = np.random.default_rng(0).standard_normal((500, 32)).astype(np.float32)
+    faiss.omp_set_num_threads(1)  # as the question path leaves it
+    index = _faiss_index(vectors, hnsw_threshold=100)
+    assert index.ntotal == 500 and hasattr(index, "hnsw")
+    assert threads_during_add == [len(os.sched_getaffinity(0))]
+    assert faiss.omp_get_max_threads() == 1  # questions asked in this process stay single-threaded
+    flat = _faiss_index(vectors, hnsw_threshold=500)
+    assert flat.ntotal == 500 and not hasattr(flat, "hnsw") and threads_during_add == [len(os.sched_getaffinity(0))]

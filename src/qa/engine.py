@@ -88,7 +88,7 @@ class Engine:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
-        self.folder = store.IndexFolder(self.settings.index_dir)
+        self.folder = store.IndexFolder(self.settings.index_dir, self.settings.hnsw_ef_search)
         self._index: store.LoadedIndex | None = None
         self._signature: tuple[int, int] | None = None
         self._embedder = None

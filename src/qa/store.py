@@ -90,11 +90,37 @@ class Generation:
     keyword: object  # qa.keyword.KeywordIndex
 
 
-class LoadedIndex:
-    """A generation read from disk. Arrays are memory-mapped; texts are decoded on demand."""
+def hnsw_ef_search(ntotal: int, setting: int = 0) -> int:
+    """The efSearch an HNSW index of ``ntotal`` vectors is searched with.
 
-    def __init__(self, folder: Path) -> None:
+    FAISS's default (16) gives recall@10 of 0.90 on real MiniLM vectors at 100k, and FAISS does
+    not raise it to the number of results asked for. Measured with qa's build settings (M=32,
+    efConstruction=80): 256 gives 0.995 at 100k (~1.2 ms); at 1M, 256 gives 0.980 and 1,024
+    gives 0.9985 (3.9 ms) — so it grows with the index (benchmarks/RESULTS-speed.md).
+
+    Args:
+        ntotal: Vectors in the index.
+        setting: ``Settings.hnsw_ef_search``: a positive value is used as it is; 0 = automatic.
+
+    Returns:
+        ``setting`` when positive, else ``max(256, min(2048, ntotal // 1000))``.
+    """
+    if setting > 0:
+        return setting
+    return max(256, min(2048, ntotal // 1000))
+
+
+class LoadedIndex:
+    """A generation read from disk. Arrays are memory-mapped; texts are decoded on demand.
+
+    Args:
+        folder: The generation's folder.
+        hnsw_ef_search: efSearch for an HNSW index (0 = automatic, see :func:`hnsw_ef_search`).
+    """
+
+    def __init__(self, folder: Path, hnsw_ef_search: int = 0) -> None:
         self.folder = folder
+        self.hnsw_ef_search = hnsw_ef_search
         try:
             self.manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
         except (OSError, ValueError) as exc:
@@ -153,8 +179,8 @@ class LoadedIndex:
         # with 2 threads under load, benchmarks/RESULTS-speed.md).
         faiss.omp_set_num_threads(1)
         if hasattr(index, "hnsw"):
-            # FAISS's default efSearch (16) gives recall@10 0.96 at 100k; 64 gives 1.00 in 0.4 ms.
-            index.hnsw.efSearch = max(index.hnsw.efSearch, 64)
+            # Set on every open, so indexes built before this rule get it too.
+            index.hnsw.efSearch = hnsw_ef_search(index.ntotal, self.hnsw_ef_search)
         return index
 
     @cached_property
@@ -190,8 +216,9 @@ class LoadedIndex:
 class IndexFolder:
     """The ``index/`` folder: which generation is current, atomic swaps, locking, clean-up."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, hnsw_ef_search: int = 0) -> None:
         self.root = root
+        self.hnsw_ef_search = hnsw_ef_search  # handed to every LoadedIndex
 
     def current_name(self) -> str | None:
         """Name of the active generation, or ``None`` when nothing was built yet."""
@@ -220,7 +247,7 @@ class IndexFolder:
             CorruptIndexError: When the index exists but cannot be trusted.
         """
         name = self.current_name()
-        return None if name is None else LoadedIndex(self.root / name)
+        return None if name is None else LoadedIndex(self.root / name, self.hnsw_ef_search)
 
     def foreign_entries(self) -> list[str]:
         """Top-level entries qa did not write (reported by ``qa stats``; never deleted)."""
