@@ -122,7 +122,9 @@ class Engine:
             if folder is not None and (folder / "model.onnx").is_file():
                 from qa.onnx_encoder import OnnxQueryEncoder
 
-                self._query_encoder = OnnxQueryEncoder(folder / "model.onnx", folder / "tokenizer.json")
+                self._query_encoder = OnnxQueryEncoder(
+                    folder / "model.onnx", folder / "tokenizer.json", spinning=self.settings.onnx_spinning
+                )
             else:
                 self._query_encoder = self.embedder
         return self._query_encoder
