@@ -176,7 +176,15 @@ class Engine:
         return index
 
     def status(self) -> str:
-        """``"ok"``, ``"missing"``, ``"stale"`` or ``"corrupt: <reason>"``."""
+        """``"ok"``, ``"missing"``, ``"stale"`` or ``"corrupt: <reason>"``.
+
+        Always reads the index from disk. The index it has just loaded and checked is kept for
+        :meth:`index` (``qa ask`` would otherwise load it twice) unless the engine already holds
+        that generation.
+        """
+        # The signature is taken *before* loading: if a build swaps the generation in between,
+        # the kept pair looks out of date and index() loads again, never the reverse.
+        signature = self.folder.signature()
         try:
             loaded = self.folder.load()
             if loaded is None:
@@ -184,6 +192,10 @@ class Engine:
             loaded.check()
         except CorruptIndexError as exc:
             return f"corrupt: {exc}"
+        if signature is not None:
+            with self._load_lock:
+                if self._index is None or self._signature != signature:
+                    self._index, self._signature = loaded, signature
         if indexing.docs_changed(self.settings, loaded):
             return "stale"
         return "ok"
