@@ -65,17 +65,17 @@ def _compatible(old: store.LoadedIndex, manifest: dict) -> str:
 
 
 def _faiss_index(vectors: np.ndarray, hnsw_threshold: int):
+    """An HNSW graph over ``vectors`` when there are more than ``hnsw_threshold``, else ``None``.
+
+    Up to the threshold questions are answered by exact search over the saved vectors
+    (:class:`qa.store.FlatSearch`, ~0.1 µs per vector per question: ~5 ms at the default 50k).
+    """
+    if len(vectors) <= hnsw_threshold:
+        return None
     import faiss
 
-    dim = vectors.shape[1]
-    if len(vectors) <= hnsw_threshold:
-        # Exact search: ~0.1 µs per vector per question on one core (~5 ms at the default 50k).
-        index = faiss.IndexFlatIP(dim)
-        if len(vectors):
-            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        return index
     # Beyond, a graph (efSearch is set when it is opened: qa.store.hnsw_ef_search).
-    index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = 80
     # Questions run FAISS on one thread (qa.store.LoadedIndex.faiss_index); building the graph
     # is worth every core. The setting is process-wide (the bot builds and answers in one

@@ -13,7 +13,8 @@ Layout of the index folder::
         sentences.npy      one row per sentence: document, offsets
         chunk_vectors.npy  unit vectors of chunks (float32)
         sentence_vectors.npy
-        chunks.faiss       FAISS inner-product index over chunk_vectors
+        chunks.faiss       HNSW graph over chunk_vectors (FAISS), only above Settings.hnsw_threshold;
+                           exact search reads chunk_vectors.npy directly
         bm25/              bm25s sparse matrices over the chunks' index texts
       .tmp-*/              a build in progress (or killed): never read, removed by the next build
 
@@ -86,8 +87,42 @@ class Generation:
     sentences: np.ndarray
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
-    faiss_index: object
+    faiss_index: object | None  # an HNSW graph; None for exact search (over chunk_vectors)
     keyword: object  # qa.keyword.KeywordIndex
+
+
+class FlatSearch:
+    """Exact inner-product search over memory-mapped vectors: ``faiss.IndexFlatIP.search`` in numpy.
+
+    Cold questions need neither the FAISS import nor FAISS's in-memory copy of the vectors (146 MB
+    at 100k chunks). Results are FAISS's: the ``k`` highest scores, ties broken like FAISS, rows
+    ``-1`` past the end (tests/test_store.py compares the two).
+    """
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        self.vectors = vectors
+        self.ntotal, self.d = int(vectors.shape[0]), int(vectors.shape[1])
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best rows of every query, best first: ``(scores, rows)``, both ``(nq, k)``."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.d)
+        scores_out = np.full((len(queries), k), np.finfo(np.float32).min, dtype=np.float32)
+        rows_out = np.full((len(queries), k), -1, dtype=np.int64)
+        found = min(k, self.ntotal)
+        if found <= 0:
+            return scores_out, rows_out
+        vectors = np.asarray(self.vectors)
+        for q, query in enumerate(queries):
+            # einsum, not BLAS: one thread (like FAISS on the question path, no contention), and
+            # every row reduced alike, so identical vectors score identically and tie as in FAISS.
+            scores = np.einsum("ij,j->i", vectors, query)
+            kth = scores[np.argpartition(scores, self.ntotal - found)[self.ntotal - found]]
+            rows = np.flatnonzero(scores >= kth)  # every row tied with the k-th one, too
+            # Like FAISS's heap: of rows scoring alike the first ones are kept, and listed last first.
+            rows = rows[np.lexsort((rows, -scores[rows]))[:found]]
+            rows = rows[np.lexsort((-rows, -scores[rows]))]
+            scores_out[q, :found], rows_out[q, :found] = scores[rows], rows
+        return scores_out, rows_out
 
 
 def hnsw_ef_search(ntotal: int, setting: int = 0) -> int:
@@ -167,6 +202,11 @@ class LoadedIndex:
 
     @cached_property
     def faiss_index(self):
+        """What dense candidates are searched with: a :class:`FlatSearch` over ``chunk_vectors``
+        for exact search, else the FAISS graph from ``chunks.faiss``."""
+        if self.manifest.get("index_type", "flat") == "flat":
+            # Indexes written before exact search moved to numpy also hold a chunks.faiss: unused.
+            return FlatSearch(self.chunk_vectors)
         import faiss
 
         try:
@@ -176,7 +216,7 @@ class LoadedIndex:
         if index.ntotal != len(self.chunks) or index.d != self.manifest["dimension"]:
             raise CorruptIndexError(f"index at {self.folder} is corrupt: chunks.faiss disagrees with the manifest")
         # One query at a time: OpenMP threads only contend on 2 cores (100k flat: 15 ms vs 55 ms
-        # with 2 threads under load, benchmarks/RESULTS-speed.md).
+        # with 2 threads under load, benchmarks/RESULTS-speed.md); HNSW gains nothing from more.
         faiss.omp_set_num_threads(1)
         if hasattr(index, "hnsw"):
             # Set on every open, so indexes built before this rule get it too.
@@ -281,8 +321,6 @@ class IndexFolder:
         Returns:
             The folder of the new generation.
         """
-        import faiss
-
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
@@ -299,7 +337,10 @@ class IndexFolder:
             np.save(tmp / "sentences.npy", gen.sentences)
             np.save(tmp / "chunk_vectors.npy", gen.chunk_vectors)
             np.save(tmp / "sentence_vectors.npy", gen.sentence_vectors)
-            faiss.write_index(gen.faiss_index, str(tmp / "chunks.faiss"))
+            if gen.faiss_index is not None:
+                import faiss
+
+                faiss.write_index(gen.faiss_index, str(tmp / "chunks.faiss"))
             gen.keyword.save(tmp / "bm25")
             # The manifest goes last: a generation without one is never taken for complete.
             _write_json(tmp / "manifest.json", gen.manifest)
