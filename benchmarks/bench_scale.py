@@ -448,11 +448,11 @@ def write_generation(chunks: list[list[str]], root: Path, docs: Path, per_doc: i
         index = faiss.IndexHNSWFlat(DIM, hnsw[0], faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = hnsw[1]
         index.add(cv)
-        index.hnsw.efSearch = hnsw[2]
+        index.hnsw.efSearch = hnsw[2]  # qa sets efSearch again when it opens the index (QA_HNSW_EF_SEARCH)
         index_type = "hnsw"
-    else:
-        index = _faiss_index(cv, settings.hnsw_threshold)
-        index_type = "hnsw" if len(cv) > settings.hnsw_threshold else "flat"
+    else:  # exact search, whatever the size (qa's default threshold would make 100k a graph)
+        index = _faiss_index(cv, len(cv))
+        index_type = "flat"
     faiss_s = time.perf_counter() - t
     manifest = {"format": store.FORMAT, "model": settings.model, "dimension": DIM, "params": settings.chunk_params,
                 "chunks": len(chunks_arr), "sentences": len(sents_arr), "documents": len(entries),

@@ -173,3 +173,37 @@ def test_python_dash_m_in_a_fresh_process(project):
     bad = subprocess.run([sys.executable, "-m", "qa", "ask", " "], cwd=project, env=env,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr == "qa: error: the question is empty\n" and "Traceback" not in bad.stderr
+
+
+def test_python_dash_m_ask_skips_teardown_with_unchanged_output(project, capsys, tmp_path):
+    """`python -m qa ask` ends with os._exit: same streams and exit codes, no interpreter teardown."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    # Runs at interpreter teardown only: proves which processes went through it.
+    (hooks / "sitecustomize.py").write_text(
+        "import atexit, os\n"
+        "atexit.register(lambda: open(os.environ['QA_TEST_TEARDOWN'], 'a').write('teardown\\n'))\n", "utf-8")
+    marker = tmp_path / "teardown.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(hooks)]),
+           "QA_ENCODER_DIR": str(ENCODERS[0]), "QA_TEST_TEARDOWN": str(marker)}
+
+    def qa(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "qa", *argv], cwd=project, env=env, capture_output=True,
+                              text=True, check=False)
+
+    assert run(capsys, "build", "--quiet")[0] == 0
+    question = "Who ordered the suspension of cyber operations?"
+    for argv in (("ask", "--json", question), ("ask", question)):
+        code, expected, _ = run(capsys, *argv)  # in-process: cli.main() returns normally
+        result = qa(*argv)
+        assert (result.returncode, result.stdout, result.stderr) == (code, expected, "")
+    long = qa("ask", "--json", question + " and" * 700)
+    assert long.returncode == 0 and json.loads(long.stdout)["answer"]
+    assert long.stderr.startswith("qa: warning: the question was") and len(long.stderr.splitlines()) == 1
+    bad = qa("ask", " ")
+    assert (bad.returncode, bad.stdout, bad.stderr) == (2, "", "qa: error: the question is empty\n")
+    assert not marker.exists()
+    # Every other command exits the ordinary way.
+    stats = qa("stats")
+    assert stats.returncode == 0 and "documents: 1" in stats.stdout
+    assert marker.read_text("utf-8") == "teardown\n"

@@ -34,3 +34,74 @@ def test_questions_during_rebuilds_never_fail(engine: Engine):
             t.join()
     assert not errors, errors[0]
     assert answers and all("Tracy" in a for a in answers)
+
+
+NEW_FACT = "The Zorblat Treaty on lunar fisheries was signed in Reykjavik in 2031 by both governments."
+
+
+def _count_loads(engine: Engine, monkeypatch) -> list:
+    """Every index the engine reads from disk, in order."""
+    loads: list = []
+    real = engine.folder.load
+
+    def load():
+        index = real()
+        loads.append(index)
+        return index
+
+    monkeypatch.setattr(engine.folder, "load", load)
+    return loads
+
+
+def test_status_hands_its_index_to_index(seed_engine: Engine, monkeypatch):
+    reader = Engine(seed_engine.settings)
+    loads = _count_loads(reader, monkeypatch)
+    assert reader.status() == "ok"
+    index = reader.index()
+    assert loads == [index]  # loaded and checked once, not again by index()
+    assert "Tracy" in reader.ask("Who is the US ambassador to Russia?").answer
+    assert len(loads) == 1
+    # status() still reads the disk (it is the health check), but the warm index stays.
+    assert reader.status() == "ok"
+    assert len(loads) == 2 and reader.index() is index
+
+
+def test_index_after_status_still_notices_a_rebuild_elsewhere(engine: Engine, monkeypatch):
+    reader = Engine(engine.settings)
+    loads = _count_loads(reader, monkeypatch)
+    assert reader.status() == "ok"
+    first = reader.index()
+    (engine.settings.docs_dir / "t.txt").write_text(NEW_FACT, "utf-8")
+    assert engine.build().written  # "another process" swaps in a new generation
+    second = reader.index()
+    assert second is not first and second.folder.name == engine.folder.current_name()
+    assert len(loads) == 2
+    assert "Zorblat" in reader.ask("Where was the Zorblat Treaty signed?").answer
+    # A third generation, seen first by status(): index() takes that one without loading again.
+    (engine.settings.docs_dir / "t.txt").write_text(NEW_FACT.replace("2031", "2032"), "utf-8")
+    assert engine.build().written
+    assert reader.status() == "ok"
+    assert reader.index() is loads[-1] and len(loads) == 3
+    assert reader.index().folder.name == engine.folder.current_name()
+
+
+def test_a_swap_during_status_is_not_missed(engine: Engine, monkeypatch):
+    """A build that swaps the generation right after status() loaded the old one."""
+    reader = Engine(engine.settings)
+    real = reader.folder.load
+    loaded = []
+
+    def load_then_swap():
+        index = real()
+        loaded.append(index)
+        (engine.settings.docs_dir / "t.txt").write_text(NEW_FACT, "utf-8")
+        assert engine.build().written
+        return index
+
+    monkeypatch.setattr(reader.folder, "load", load_then_swap)
+    assert reader.status() == "stale"  # what it loaded lacks t.txt
+    monkeypatch.setattr(reader.folder, "load", real)
+    index = reader.index()
+    assert index is not loaded[0] and index.folder.name == engine.folder.current_name()
+    assert "Zorblat" in reader.ask("Where was the Zorblat Treaty signed?").answer
+

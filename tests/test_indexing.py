@@ -92,6 +92,9 @@ def test_full_rebuild_and_settings_change_force_reembedding(corpus: Path, embedd
 
 @pytest.mark.parametrize("damage", ["manifest", "faiss", "current", "vectors", "foreign_format"])
 def test_corruption_is_detected_and_repaired_by_a_rebuild(engine: Engine, damage: str):
+    if damage == "faiss":  # only an HNSW index has a chunks.faiss (exact search reads chunk_vectors.npy)
+        engine = Engine(engine.settings.replace(hnsw_threshold=0))
+        assert engine.build(full=True).written
     folder = engine.settings.index_dir
     gen = folder / engine.folder.current_name()
     if damage == "manifest":
@@ -173,3 +176,26 @@ def test_build_killed_midway_leaves_the_previous_index_usable(engine: Engine, mo
     assert not list(settings.index_dir.glob(".tmp-*"))
     assert fresh.status() == "ok"
     assert len(fresh.index().documents) == 61
+
+
+def test_hnsw_build_uses_every_core_and_leaves_faiss_on_one_thread(monkeypatch):
+    import faiss
+    import numpy as np
+
+    from qa.indexing import _faiss_index
+
+    threads_during_add: list[int] = []
+    real_add = faiss.IndexHNSWFlat.add
+
+    def add(self, x):
+        threads_during_add.append(faiss.omp_get_max_threads())
+        return real_add(self, x)
+
+    monkeypatch.setattr(faiss.IndexHNSWFlat, "add", add)
+    vectors = np.random.default_rng(0).standard_normal((500, 32)).astype(np.float32)
+    faiss.omp_set_num_threads(1)  # as the question path leaves it
+    index = _faiss_index(vectors, hnsw_threshold=100)
+    assert index.ntotal == 500 and hasattr(index, "hnsw")
+    assert threads_during_add == [len(os.sched_getaffinity(0))]
+    assert faiss.omp_get_max_threads() == 1  # questions asked in this process stay single-threaded
+    assert _faiss_index(vectors, hnsw_threshold=500) is None  # exact search: no FAISS index at all

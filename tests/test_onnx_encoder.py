@@ -149,3 +149,24 @@ def test_query_path_does_not_import_torch(onnx_model: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"imported on the query path: {result.stdout.strip()}"
+
+
+def _spinning(encoder: OnnxQueryEncoder) -> str:
+    return encoder._session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+
+
+def test_threads_do_not_spin_unless_asked(onnx_model: Path) -> None:
+    tokenizer = onnx_model.parent / "tokenizer.json"
+    quiet = OnnxQueryEncoder(onnx_model, tokenizer)
+    spinning = OnnxQueryEncoder(onnx_model, tokenizer, spinning=True)
+    assert _spinning(quiet) == "0"
+    assert _spinning(spinning) == "1"
+    texts = SENTENCES[:8]
+    np.testing.assert_allclose(quiet.encode(texts), spinning.encode(texts), atol=1e-6)
+
+
+def test_onnx_spinning_setting_reaches_the_engine_encoder(seed_engine) -> None:
+    from qa.engine import Engine
+
+    assert _spinning(Engine(seed_engine.settings)._get_query_encoder()) == "0"
+    assert _spinning(Engine(seed_engine.settings.replace(onnx_spinning=True))._get_query_encoder()) == "1"

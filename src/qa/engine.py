@@ -88,7 +88,7 @@ class Engine:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
-        self.folder = store.IndexFolder(self.settings.index_dir)
+        self.folder = store.IndexFolder(self.settings.index_dir, self.settings.hnsw_ef_search)
         self._index: store.LoadedIndex | None = None
         self._signature: tuple[int, int] | None = None
         self._embedder = None
@@ -122,7 +122,9 @@ class Engine:
             if folder is not None and (folder / "model.onnx").is_file():
                 from qa.onnx_encoder import OnnxQueryEncoder
 
-                self._query_encoder = OnnxQueryEncoder(folder / "model.onnx", folder / "tokenizer.json")
+                self._query_encoder = OnnxQueryEncoder(
+                    folder / "model.onnx", folder / "tokenizer.json", spinning=self.settings.onnx_spinning
+                )
             else:
                 self._query_encoder = self.embedder
         return self._query_encoder
@@ -174,7 +176,15 @@ class Engine:
         return index
 
     def status(self) -> str:
-        """``"ok"``, ``"missing"``, ``"stale"`` or ``"corrupt: <reason>"``."""
+        """``"ok"``, ``"missing"``, ``"stale"`` or ``"corrupt: <reason>"``.
+
+        Always reads the index from disk. The index it has just loaded and checked is kept for
+        :meth:`index` (``qa ask`` would otherwise load it twice) unless the engine already holds
+        that generation.
+        """
+        # The signature is taken *before* loading: if a build swaps the generation in between,
+        # the kept pair looks out of date and index() loads again, never the reverse.
+        signature = self.folder.signature()
         try:
             loaded = self.folder.load()
             if loaded is None:
@@ -182,6 +192,10 @@ class Engine:
             loaded.check()
         except CorruptIndexError as exc:
             return f"corrupt: {exc}"
+        if signature is not None:
+            with self._load_lock:
+                if self._index is None or self._signature != signature:
+                    self._index, self._signature = loaded, signature
         if indexing.docs_changed(self.settings, loaded):
             return "stale"
         return "ok"

@@ -91,8 +91,15 @@ class Settings:
     #: "onnx" answers questions with the ONNX export (no torch import, ~0.3 s cold start);
     #: "torch" always uses sentence-transformers.
     query_encoder: str = "onnx"
-    #: Above this many vectors the index is an HNSW graph instead of exact search.
-    hnsw_threshold: int = 200_000
+    #: Above this many vectors the index is an HNSW graph instead of exact search. Exact search costs
+    #: ~0.1 µs per vector per question (50k: ~5 ms); every build above it rebuilds the whole graph.
+    hnsw_threshold: int = 50_000
+    #: efSearch of an HNSW index, set when it is opened; 0 = automatic, growing with the index
+    #: (:func:`qa.store.hnsw_ef_search`: 256 up to 256k vectors, then vectors / 1,000, at most 2,048).
+    hnsw_ef_search: int = 0
+    #: Let ONNX Runtime's threads spin-wait between operators while encoding a question: ~1–2 ms
+    #: faster on idle cores, much slower when other processes compete for them (see README).
+    onnx_spinning: bool = False
 
     @property
     def chunk_params(self) -> dict[str, int | str]:
@@ -136,6 +143,8 @@ class Settings:
                     values[f.name] = int(raw)
                 elif kind == "float":
                     values[f.name] = float(raw)
+                elif kind == "bool":
+                    values[f.name] = _parse_bool(raw)
                 else:
                     values[f.name] = raw
             except ValueError:
@@ -169,3 +178,23 @@ class Settings:
             raise UsageError("candidates, rerank_depth and rrf_k must be at least 1")
         if self.answer_max_sentences < 1 or self.answer_depth < 1:
             raise UsageError("answer_max_sentences and answer_depth must be at least 1")
+        if self.hnsw_threshold < 0 or self.hnsw_ef_search < 0:
+            raise UsageError("hnsw_threshold and hnsw_ef_search must be >= 0 (hnsw_ef_search 0 = automatic)")
+
+
+_TRUE = frozenset(("1", "true", "yes", "on"))
+_FALSE = frozenset(("0", "false", "no", "off"))
+
+
+def _parse_bool(raw: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off``, any case.
+
+    Raises:
+        ValueError: For anything else (reported as a bad ``QA_*`` value).
+    """
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(raw)

@@ -13,7 +13,8 @@ Layout of the index folder::
         sentences.npy      one row per sentence: document, offsets
         chunk_vectors.npy  unit vectors of chunks (float32)
         sentence_vectors.npy
-        chunks.faiss       FAISS inner-product index over chunk_vectors
+        chunks.faiss       HNSW graph over chunk_vectors (FAISS), only above Settings.hnsw_threshold;
+                           exact search reads chunk_vectors.npy directly
         bm25/              bm25s sparse matrices over the chunks' index texts
       .tmp-*/              a build in progress (or killed): never read, removed by the next build
 
@@ -86,15 +87,75 @@ class Generation:
     sentences: np.ndarray
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
-    faiss_index: object
+    faiss_index: object | None  # an HNSW graph; None for exact search (over chunk_vectors)
     keyword: object  # qa.keyword.KeywordIndex
 
 
-class LoadedIndex:
-    """A generation read from disk. Arrays are memory-mapped; texts are decoded on demand."""
+class FlatSearch:
+    """Exact inner-product search over memory-mapped vectors: ``faiss.IndexFlatIP.search`` in numpy.
 
-    def __init__(self, folder: Path) -> None:
+    Cold questions need neither the FAISS import nor FAISS's in-memory copy of the vectors (146 MB
+    at 100k chunks). Results are FAISS's: the ``k`` highest scores, ties broken like FAISS, rows
+    ``-1`` past the end (tests/test_store.py compares the two).
+    """
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        self.vectors = vectors
+        self.ntotal, self.d = int(vectors.shape[0]), int(vectors.shape[1])
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best rows of every query, best first: ``(scores, rows)``, both ``(nq, k)``."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.d)
+        scores_out = np.full((len(queries), k), np.finfo(np.float32).min, dtype=np.float32)
+        rows_out = np.full((len(queries), k), -1, dtype=np.int64)
+        found = min(k, self.ntotal)
+        if found <= 0:
+            return scores_out, rows_out
+        vectors = np.asarray(self.vectors)
+        for q, query in enumerate(queries):
+            # einsum, not BLAS: one thread (like FAISS on the question path, no contention), and
+            # every row reduced alike, so identical vectors score identically and tie as in FAISS.
+            scores = np.einsum("ij,j->i", vectors, query)
+            kth = scores[np.argpartition(scores, self.ntotal - found)[self.ntotal - found]]
+            rows = np.flatnonzero(scores >= kth)  # every row tied with the k-th one, too
+            # Like FAISS's heap: of rows scoring alike the first ones are kept, and listed last first.
+            rows = rows[np.lexsort((rows, -scores[rows]))[:found]]
+            rows = rows[np.lexsort((-rows, -scores[rows]))]
+            scores_out[q, :found], rows_out[q, :found] = scores[rows], rows
+        return scores_out, rows_out
+
+
+def hnsw_ef_search(ntotal: int, setting: int = 0) -> int:
+    """The efSearch an HNSW index of ``ntotal`` vectors is searched with.
+
+    FAISS's default (16) gives recall@10 of 0.90 on real MiniLM vectors at 100k, and FAISS does
+    not raise it to the number of results asked for. Measured with qa's build settings (M=32,
+    efConstruction=80): 256 gives 0.995 at 100k (~1.2 ms); at 1M, 256 gives 0.980 and 1,024
+    gives 0.9985 (3.9 ms) — so it grows with the index (benchmarks/RESULTS-speed.md).
+
+    Args:
+        ntotal: Vectors in the index.
+        setting: ``Settings.hnsw_ef_search``: a positive value is used as it is; 0 = automatic.
+
+    Returns:
+        ``setting`` when positive, else ``max(256, min(2048, ntotal // 1000))``.
+    """
+    if setting > 0:
+        return setting
+    return max(256, min(2048, ntotal // 1000))
+
+
+class LoadedIndex:
+    """A generation read from disk. Arrays are memory-mapped; texts are decoded on demand.
+
+    Args:
+        folder: The generation's folder.
+        hnsw_ef_search: efSearch for an HNSW index (0 = automatic, see :func:`hnsw_ef_search`).
+    """
+
+    def __init__(self, folder: Path, hnsw_ef_search: int = 0) -> None:
         self.folder = folder
+        self.hnsw_ef_search = hnsw_ef_search
         try:
             self.manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
         except (OSError, ValueError) as exc:
@@ -141,6 +202,11 @@ class LoadedIndex:
 
     @cached_property
     def faiss_index(self):
+        """What dense candidates are searched with: a :class:`FlatSearch` over ``chunk_vectors``
+        for exact search, else the FAISS graph from ``chunks.faiss``."""
+        if self.manifest.get("index_type", "flat") == "flat":
+            # Indexes written before exact search moved to numpy also hold a chunks.faiss: unused.
+            return FlatSearch(self.chunk_vectors)
         import faiss
 
         try:
@@ -150,11 +216,11 @@ class LoadedIndex:
         if index.ntotal != len(self.chunks) or index.d != self.manifest["dimension"]:
             raise CorruptIndexError(f"index at {self.folder} is corrupt: chunks.faiss disagrees with the manifest")
         # One query at a time: OpenMP threads only contend on 2 cores (100k flat: 15 ms vs 55 ms
-        # with 2 threads under load, benchmarks/RESULTS-speed.md).
+        # with 2 threads under load, benchmarks/RESULTS-speed.md); HNSW gains nothing from more.
         faiss.omp_set_num_threads(1)
         if hasattr(index, "hnsw"):
-            # FAISS's default efSearch (16) gives recall@10 0.96 at 100k; 64 gives 1.00 in 0.4 ms.
-            index.hnsw.efSearch = max(index.hnsw.efSearch, 64)
+            # Set on every open, so indexes built before this rule get it too.
+            index.hnsw.efSearch = hnsw_ef_search(index.ntotal, self.hnsw_ef_search)
         return index
 
     @cached_property
@@ -190,8 +256,9 @@ class LoadedIndex:
 class IndexFolder:
     """The ``index/`` folder: which generation is current, atomic swaps, locking, clean-up."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, hnsw_ef_search: int = 0) -> None:
         self.root = root
+        self.hnsw_ef_search = hnsw_ef_search  # handed to every LoadedIndex
 
     def current_name(self) -> str | None:
         """Name of the active generation, or ``None`` when nothing was built yet."""
@@ -220,7 +287,7 @@ class IndexFolder:
             CorruptIndexError: When the index exists but cannot be trusted.
         """
         name = self.current_name()
-        return None if name is None else LoadedIndex(self.root / name)
+        return None if name is None else LoadedIndex(self.root / name, self.hnsw_ef_search)
 
     def foreign_entries(self) -> list[str]:
         """Top-level entries qa did not write (reported by ``qa stats``; never deleted)."""
@@ -254,8 +321,6 @@ class IndexFolder:
         Returns:
             The folder of the new generation.
         """
-        import faiss
-
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
@@ -272,7 +337,10 @@ class IndexFolder:
             np.save(tmp / "sentences.npy", gen.sentences)
             np.save(tmp / "chunk_vectors.npy", gen.chunk_vectors)
             np.save(tmp / "sentence_vectors.npy", gen.sentence_vectors)
-            faiss.write_index(gen.faiss_index, str(tmp / "chunks.faiss"))
+            if gen.faiss_index is not None:
+                import faiss
+
+                faiss.write_index(gen.faiss_index, str(tmp / "chunks.faiss"))
             gen.keyword.save(tmp / "bm25")
             # The manifest goes last: a generation without one is never taken for complete.
             _write_json(tmp / "manifest.json", gen.manifest)
