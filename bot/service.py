@@ -8,6 +8,7 @@ front end can forget a case, and none stays silent.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from bot.formatting import NOT_FOUND_COLOUR, unescape
 from bot.memory import AnswerCache, AnswerRecord, ConversationKey, ConversationStore
 from bot.ratelimit import RateLimiter
 from bot.worker import Busy, EngineWorker
+from qa.conversation import Turn
 from qa.errors import QAError, UsageError
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong while answering that. The error has been logged."
+BUSY = "I'm answering a lot of questions right now — please try again in a minute."
 HELP = "Ask me a question about the documents, for example: *Who is the US ambassador to Russia?*"
 
 
@@ -119,32 +122,63 @@ class QAService:
             )
         return question
 
-    async def answer(self, question: str, key: ConversationKey, conversation: Conversation | None = None) -> Answer:
+    async def answer(
+        self,
+        question: str,
+        key: ConversationKey,
+        conversation: Conversation | None = None,
+        follows: Turn | None = None,
+    ) -> Answer:
         """Answer an admitted question in the conversation of ``key`` (or the one given).
+
+        Args:
+            question: The admitted question.
+            key: Its conversation.
+            conversation: Use this conversation instead of the stored one (thread mode).
+            follows: A turn the question follows up on (the answer a reply replies to); it becomes
+                the conversation's latest turn first.
 
         Raises:
             Refusal: For every failure; unexpected ones are logged with their traceback.
         """
-        async with self.conversations.lock(key):
+        slot = self.conversations.slot(key)  # once: the lock and the conversation of one slot
+        async with slot.lock:
             if conversation is None:
-                conversation = self.conversations.get(key)
-            try:
-                return await self.worker.ask(question, conversation)
-            except Busy:
-                logger.warning("question turned away: %d already waiting", self.worker.pending)
-                raise Refusal("I'm answering a lot of questions right now — please try again in a minute.") from None
-            except UsageError as exc:
-                raise Refusal(f"I can't answer that: {exc}.") from None
-            except QAError as exc:
-                logger.error("the index cannot be used: %s", exc)
-                raise Refusal("The document index isn't available right now; an admin can run /reindex.") from None
-            except Exception:
-                logger.exception("the engine failed on a question (%d characters)", len(question))
-                raise Refusal(APOLOGY) from None
+                if follows is not None:
+                    slot.follow(follows)
+                conversation = slot.conversation
+            return await self._ask(question, conversation)
+
+    async def _ask(self, question: str, conversation: Conversation | None = None) -> Answer:
+        """The engine's answer, every failure turned into a :class:`Refusal`."""
+        try:
+            return await self.worker.ask(question, conversation)
+        except Busy:
+            logger.warning("question turned away: %d already waiting", self.worker.pending)
+            raise Refusal(BUSY) from None
+        except UsageError as exc:
+            raise Refusal(f"I can't answer that: {exc}.") from None
+        except QAError as exc:
+            logger.error("the index cannot be used: %s", exc)
+            raise Refusal("The document index isn't available right now; an admin can run /reindex.") from None
+        except Exception:
+            logger.exception("the engine failed on a question (%d characters)", len(question))
+            raise Refusal(APOLOGY) from None
 
     def remember(self, messages: Sequence[discord.abc.Snowflake], answer: Answer, key: ConversationKey) -> None:
         """Keep the answer for the buttons and for replies to any of its messages."""
         self.answers.remember([m.id for m in messages], AnswerRecord(answer, key))
+
+    def turn_of(self, record: AnswerRecord) -> Turn:
+        """The conversation turn of a remembered answer (to continue it in another conversation)."""
+        a = record.answer
+        slot = self.conversations.peek(record.key)
+        for turn in reversed(slot.conversation.turns if slot else []):
+            if turn.answer == a.answer:
+                return dataclasses.replace(turn)
+        focus = max(a.sentences, key=lambda s: s.score).text if a.sentences else ""
+        return Turn(a.question, a.question, a.answer, [c.source for c in a.citations if c.cited], focus=focus,
+                    quoted=[s.text for s in a.sentences])
 
     # -- buttons ----------------------------------------------------------------------------------
 

@@ -71,13 +71,13 @@ def fresh_engine(engine: Engine) -> Engine:
 @pytest.fixture
 def bot_settings(tmp_path: Path):
     def make(engine: Engine, **changes) -> BotSettings:
-        values = dict(
-            token=Secret(TOKEN),
-            engine=engine.settings,
-            feedback_file=tmp_path / "feedback.jsonl",
-            feedback_salt=Secret("test-salt"),
-            rate_limit=0,
-        )
+        values = {
+            "token": Secret(TOKEN),
+            "engine": engine.settings,
+            "feedback_file": tmp_path / "feedback.jsonl",
+            "feedback_salt": Secret("test-salt"),
+            "rate_limit": 0,
+        }
         values.update(changes)
         return BotSettings(**values)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
+import threading
 
 import discord
 from discord.ext.test import backend
@@ -74,6 +76,42 @@ async def test_reset_forgets_the_conversation(discord_seed):
     assert call.ephemeral and call.content.startswith("Done — I forgot our last 2 turns here.")
     calls = await fake.slash("ask", question="What did he oppose in 1999?")
     assert not calls[-1].embeds[0].footer.text
+
+
+async def test_a_reset_during_an_answer_in_progress_is_not_undone(discord_seed, monkeypatch):
+    fake = discord_seed
+    engine = fake.bot.service.engine
+    gate = threading.Event()
+    ask = engine.ask
+
+    def held(question, conversation=None, **kwargs):  # the engine, held until the test lets it go
+        gate.wait(60)
+        return ask(question, conversation, **kwargs)
+
+    monkeypatch.setattr(engine, "ask", held)
+    gate.set()
+    await fake.say(f"{fake.mention()} Who is the US ambassador to Russia?")
+    assert fake.sent()[0].embeds
+    gate.clear()
+    fake.post(f"{fake.mention()} Who was the Russian president in the 1990s?")  # being answered …
+    for _ in range(100_000):
+        if fake.bot.service.worker.pending:
+            break
+        await asyncio.sleep(0)
+    calls_before = len(fake.calls)
+    reset = await fake.start_slash("reset")  # … when the user resets the conversation
+    for _ in range(100_000):
+        if len(fake.calls) > calls_before:  # the command has answered or deferred
+            break
+        await asyncio.sleep(0)
+    gate.set()
+    calls = await reset
+    assert calls[-1].ephemeral and calls[-1].content == "Done — I forgot our last 2 turns here."
+    [answer] = fake.sent()
+    assert "Yeltsin" in answer.embeds[0].description
+    # nothing of the conversation survived the reset: "he" means nobody now
+    await fake.say(f"{fake.mention()} What did he oppose in 1999?")
+    assert not fake.sent()[0].embeds[0].footer.text
 
 
 async def test_reindex_needs_manage_server_or_the_admin_role(make_discord, fresh_engine, monkeypatch):
