@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,7 +18,7 @@ import discord
 
 from bot.config import BotSettings
 from bot.feedback import FeedbackEntry, FeedbackLog
-from bot.formatting import NOT_FOUND_COLOUR, unescape
+from bot.formatting import read_answer
 from bot.memory import AnswerCache, AnswerRecord, ConversationKey, ConversationStore
 from bot.ratelimit import RateLimiter
 from bot.worker import Busy, EngineWorker
@@ -115,11 +114,7 @@ class QAService:
             )
         verdict = self.limiter.hit(user_id)
         if not verdict.allowed:
-            raise Refusal(
-                f"You're asking faster than I can keep up — please wait {max(1, round(verdict.retry_after))} s "
-                f"before your next question.",
-                notify=verdict.first_refusal,
-            )
+            raise Refusal(_slow_down(verdict.retry_after), notify=verdict.first_refusal)
         return question
 
     async def answer(
@@ -182,28 +177,35 @@ class QAService:
 
     # -- buttons ----------------------------------------------------------------------------------
 
-    async def sources_for(self, message: discord.Message) -> list[Citation]:
+    async def sources_for(self, message: discord.Message, user_id: int) -> list[Citation]:
         """The citations behind an answer message, for the Sources button.
 
-        Recent answers come from memory. After a restart the question is asked again (from the
-        embed title) and the sources the message lists are picked out of the new answer.
+        Recent answers come from memory. After a restart the message is all there is: its question
+        is asked again — as the footer's "Understood as" when the answer was a follow-up, and under
+        the clicker's rate limit — and the sources the message shows are picked out of the new
+        answer, with the numbers the message gave them.
 
         Raises:
-            Refusal: When the sources cannot be found any more.
+            Refusal: When the sources cannot be found any more, or the re-ask is refused.
         """
         record = self.answers.get(message.id)
         if record is not None:
             answer = record.answer
             return [c for c in answer.citations if c.cited] or list(answer.citations)
-        question, listed = _listed(message)
-        if not question or not listed:
+        shown = read_answer(message.content, message.embeds)
+        if not shown.question or not shown.sources:
             raise Refusal("I no longer have the sources of this answer; please ask again.")
-        try:
-            answer = await self.worker.ask(question)
-        except Exception:
-            logger.exception("re-asking for the sources of message %s failed", message.id)
-            raise Refusal(APOLOGY) from None
-        found = [c for c in answer.citations if (c.source, c.start_line, c.end_line) in listed]
+        verdict = self.limiter.hit(user_id)
+        if not verdict.allowed:
+            raise Refusal(_slow_down(verdict.retry_after))
+        answer = await self._ask(shown.understood_as or shown.question)
+        by_key = {(c.source, c.start_line, c.end_line): c for c in answer.citations}
+        wanted = [n for n in shown.cited if n in shown.sources]
+        if not wanted and all(key in by_key for key in shown.sources.values()):
+            # Only uncited sources on this message (the last of a long answer): the answer is the same.
+            return [c for c in answer.citations if c.cited] or list(answer.citations)
+        wanted = wanted or list(shown.sources)
+        found = [dataclasses.replace(by_key[shown.sources[n]], n=n) for n in wanted if shown.sources[n] in by_key]
         if not found:
             raise Refusal("The documents changed since this answer; please ask again.")
         return found
@@ -220,11 +222,9 @@ class QAService:
                 for c in a.citations
             ]
         else:  # after a restart: what the message shows is all there is
-            embed = message.embeds[0] if message.embeds else None
-            question = unescape(embed.title or "") if embed else ""
-            text = unescape(embed.description or "") if embed else message.content
-            answered = bool(embed and embed.colour and embed.colour != NOT_FOUND_COLOUR)
-            citations = [{"label": unescape(f.name)} for f in (embed.fields if embed else [])]
+            shown = read_answer(message.content, message.embeds)
+            question, text, answered = shown.question, shown.text, shown.answered
+            citations = [{"label": label} for label in shown.labels]
         entry = FeedbackEntry(
             vote=vote,
             user=self.feedback.user_hash(user_id),
@@ -251,16 +251,6 @@ class QAService:
         self.worker.close()
 
 
-def _listed(message: discord.Message) -> tuple[str, set[tuple[str, int, int]]]:
-    """The question (embed title) and the ``(source, start, end)`` of the sources listed in a message."""
-    if not message.embeds:
-        return "", set()
-    embed = message.embeds[0]
-    listed = set()
-    for f in embed.fields:
-        m = re.match(r"\[\d+\] (.+?) · lines? (\d+)(?:–(\d+))?", f.name or "")
-        if m:
-            source = unescape(m.group(1))
-            listed.add((source, int(m.group(2)), int(m.group(3) or m.group(2))))
-    question = unescape(embed.title or "").rstrip("…")
-    return question, listed
+def _slow_down(retry_after: float) -> str:
+    return (f"You're asking faster than I can keep up — please wait {max(1, round(retry_after))} s "
+            f"before your next question.")

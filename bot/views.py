@@ -40,7 +40,7 @@ class AnswerView(discord.ui.View):
         """Show the full cited passages, only to the person who clicked."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            citations = await interaction.client.service.sources_for(interaction.message)
+            citations = await interaction.client.service.sources_for(interaction.message, interaction.user.id)
         except Refusal as refusal:
             await interaction.followup.send(refusal.message, ephemeral=True, allowed_mentions=NO_MENTIONS)
             return

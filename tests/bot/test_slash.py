@@ -13,10 +13,12 @@ import discord
 from discord.ext.test import backend
 
 from bot.memory import AnswerCache
+from bot.service import BUSY
 from bot.views import FEEDBACK_DOWN_ID, FEEDBACK_UP_ID, SOURCES_ID, AnswerView
+from bot.worker import Busy
 from qa.engine import Engine
 
-from .harness import pings_nobody
+from .harness import pings_nobody, raw_message
 from .limits import check_message, markers_travel_with_sources, no_live_mentions
 
 MANAGE = discord.Permissions(manage_guild=True)
@@ -254,6 +256,76 @@ async def test_buttons_still_work_after_a_restart(discord_seed, bot_settings, se
     entry = json.loads(bot_settings(seed_engine).feedback_file.read_text().splitlines()[-1])
     assert entry["vote"] == "down" and entry["question"] == "Who is the US ambassador to Russia?"
     assert entry["citations"][0]["label"].startswith("[1] source_docs/russia-united-states-relations.txt · line")
+
+
+def _titles(calls) -> list[str]:
+    return [e.title for c in calls[1:] for e in c.embeds]
+
+
+async def test_buttons_on_a_multi_message_answer_work_after_a_real_restart(make_discord, archive_engine, bot_settings):
+    question = "Who was the founder of the Port Quill lighthouse guild?"
+    old = await make_discord(archive_engine)
+    await old.say(f"{old.mention()} {question}")
+    sent = old.sent()
+    assert len(sent) > 1  # one answer in several messages …
+    assert old.sent_payloads[-1]["components"] and not old.sent_payloads[0].get("components")  # … buttons on the last
+    assert sent[-1].embeds[0].title == f"{question} (continued)"
+    before = await old.click(sent[-1], SOURCES_ID)
+    assert "Adaeze Holloway-Brandt" in "\n".join(c.text for c in before)
+    raw = raw_message(sent[-1])
+
+    # A new process: a new bot (setup_hook run), nothing in memory; someone clicks the old buttons.
+    new = await make_discord(archive_engine)
+    assert new.bot is not old.bot and len(new.bot.persistent_views) == 1 and len(new.bot.service.answers) == 0
+    message = new.adopt(raw)
+    after = await new.click(message, SOURCES_ID)
+    assert after[0].kind == "defer" and all(c.ephemeral for c in after)
+    check_calls(after)
+    assert _titles(after) == _titles(before)  # the same passages as before the restart
+    await new.click(message, FEEDBACK_UP_ID, member=1)
+    entry = json.loads(bot_settings(archive_engine).feedback_file.read_text().splitlines()[-1])
+    assert entry["vote"] == "up" and entry["question"] == question and entry["answered"] is True
+    shown = [f.name.replace("\\", "") for e in sent[-1].embeds for f in e.fields]
+    assert [c["label"] for c in entry["citations"]] == shown
+
+
+async def test_after_a_restart_sources_re_ask_a_follow_up_as_understood_under_the_rate_limit(
+        make_discord, seed_engine, monkeypatch, caplog):
+    old = await make_discord(seed_engine)
+    await old.say(f"{old.mention()} Who was the Russian president in the 1990s?")
+    [first] = old.sent()
+    await old.reply("And who did he work with on the war in Afghanistan?", to=first)
+    [follow] = old.sent()
+    assert "Understood as: And who did Boris Yeltsin work with" in follow.embeds[0].footer.text
+    before = await old.click(follow, SOURCES_ID)
+    raw = raw_message(follow)
+
+    new = await make_discord(seed_engine, rate_limit=1, rate_window_s=3600)
+    asked = []
+    ask = new.bot.service.worker.ask
+
+    async def spy(question, conversation=None):
+        asked.append(question)
+        return await ask(question, conversation)
+
+    monkeypatch.setattr(new.bot.service.worker, "ask", spy)
+    message = new.adopt(raw)
+    after = await new.click(message, SOURCES_ID)
+    assert _titles(after) == _titles(before)  # the cited passages, numbered as in the answer
+    assert [q.startswith("And who did Boris Yeltsin work with on the war in Afghanistan?") for q in asked] == [True]
+    # each re-ask counts against the clicker's rate limit
+    [call] = (await new.click(message, SOURCES_ID))[1:]
+    assert call.ephemeral and call.content.startswith("You're asking faster than I can keep up — please wait")
+    assert len(asked) == 1
+    # a busy bot says so, privately, without logging an error
+    async def busy(question, conversation=None):
+        raise Busy()
+
+    monkeypatch.setattr(new.bot.service.worker, "ask", busy)
+    with caplog.at_level(logging.DEBUG, logger="bot"):
+        calls = await new.click(message, SOURCES_ID, member=1)
+    assert calls[-1].ephemeral and calls[-1].content == BUSY
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
 async def test_ask_is_refused_where_the_bot_does_not_answer(make_discord, seed_engine):
