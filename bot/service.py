@@ -19,7 +19,7 @@ import discord
 from bot.config import BotSettings
 from bot.feedback import FeedbackEntry, FeedbackLog
 from bot.formatting import read_answer
-from bot.memory import AnswerCache, AnswerRecord, ConversationKey, ConversationStore
+from bot.memory import AnswerCache, AnswerRecord, BoundedLRU, ConversationKey, ConversationStore
 from bot.ratelimit import RateLimiter
 from bot.worker import Busy, EngineWorker
 from qa.conversation import Turn
@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong while answering that. The error has been logged."
 BUSY = "I'm answering a lot of questions right now — please try again in a minute."
+MAX_VOTES_KEPT = 100_000  # (message, user) pairs remembered to count one vote each
 HELP = "Ask me a question about the documents, for example: *Who is the US ambassador to Russia?*"
 
 
@@ -81,6 +82,7 @@ class QAService:
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_window_s)
         salt = settings.feedback_salt.reveal() if settings.feedback_salt else None
         self.feedback = FeedbackLog(settings.feedback_file, salt)
+        self.votes: BoundedLRU[tuple[int, int], bool] = BoundedLRU(MAX_VOTES_KEPT)
 
     # -- where the bot answers ------------------------------------------------------------------
 
@@ -210,6 +212,13 @@ class QAService:
             raise Refusal("The documents changed since this answer; please ask again.")
         return found
 
+    def first_vote(self, message_id: int, user_id: int) -> bool:
+        """Whether this is the user's first 👍/👎 on this answer message (later ones are not recorded)."""
+        if (message_id, user_id) in self.votes:
+            return False
+        self.votes.put((message_id, user_id), True)
+        return True
+
     async def record_feedback(self, vote: str, user_id: int, message: discord.Message) -> None:
         """Append a 👍/👎 line for the answer in ``message`` (from memory, or from the message itself)."""
         record = self.answers.get(message.id)
@@ -227,7 +236,7 @@ class QAService:
             citations = [{"label": label} for label in shown.labels]
         entry = FeedbackEntry(
             vote=vote,
-            user=self.feedback.user_hash(user_id),
+            user="",  # filled in by the worker thread (the hash key may have to be read from disk)
             question=question,
             answer=text,
             answered=answered,
@@ -236,7 +245,7 @@ class QAService:
             channel_id=getattr(message.channel, "id", None),
             guild_id=message.guild.id if message.guild else None,
         )
-        await asyncio.to_thread(self.feedback.write, entry)
+        await asyncio.to_thread(self.feedback.write, entry, user_id)
 
     def stats(self) -> BotStats:
         return BotStats(

@@ -12,9 +12,10 @@ import threading
 import discord
 from discord.ext.test import backend
 
+from bot.feedback import FeedbackLog
 from bot.memory import AnswerCache
 from bot.service import BUSY
-from bot.views import FEEDBACK_DOWN_ID, FEEDBACK_UP_ID, SOURCES_ID, AnswerView
+from bot.views import ALREADY_VOTED, FEEDBACK_DOWN_ID, FEEDBACK_UP_ID, SOURCES_ID, AnswerView
 from bot.worker import Busy
 from qa.engine import Engine
 
@@ -326,6 +327,43 @@ async def test_after_a_restart_sources_re_ask_a_follow_up_as_understood_under_th
         calls = await new.click(message, SOURCES_ID, member=1)
     assert calls[-1].ephemeral and calls[-1].content == BUSY
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+async def test_one_vote_per_person_per_answer(discord_seed, bot_settings, seed_engine):
+    fake = discord_seed
+    await fake.say(f"{fake.mention()} Who is the US ambassador to Russia?")
+    [answer] = fake.sent()
+    first = await fake.click(answer, FEEDBACK_UP_ID, member=1)
+    assert first[-1].content == "Thanks — glad it helped."
+    for custom_id in (FEEDBACK_UP_ID, FEEDBACK_DOWN_ID):  # again, or changing their mind
+        [call] = await fake.click(answer, custom_id, member=1)
+        assert call.kind == "message" and call.ephemeral and call.content == ALREADY_VOTED
+    other = await fake.click(answer, FEEDBACK_DOWN_ID, member=2)
+    assert other[-1].content.startswith("Thanks — noted")
+    lines = [json.loads(line) for line in bot_settings(seed_engine).feedback_file.read_text().splitlines()]
+    assert [entry["vote"] for entry in lines] == ["up", "down"]
+
+
+async def test_the_feedback_key_file_is_read_off_the_event_loop(make_discord, seed_engine, bot_settings, monkeypatch):
+    fake = await make_discord(seed_engine, feedback_salt=None)  # the key lives in a file next to the feedback
+    loop_thread = threading.current_thread()
+    readers = []
+    hash_key = FeedbackLog._hash_key
+
+    def spy(self):
+        readers.append(threading.current_thread())
+        return hash_key(self)
+
+    monkeypatch.setattr(FeedbackLog, "_hash_key", spy)
+    await fake.say(f"{fake.mention()} Who is the US ambassador to Russia?")
+    [answer] = fake.sent()
+    calls = await fake.click(answer, FEEDBACK_UP_ID)
+    assert calls[-1].content == "Thanks — glad it helped."
+    assert readers and loop_thread not in readers
+    path = bot_settings(seed_engine).feedback_file
+    key = path.with_name(path.name + ".key").read_bytes().strip()
+    entry = json.loads(path.read_text().splitlines()[-1])
+    assert entry["user"] == hmac.new(key, str(fake.member(0).id).encode(), hashlib.sha256).hexdigest()
 
 
 async def test_ask_is_refused_where_the_bot_does_not_answer(make_discord, seed_engine):
