@@ -103,7 +103,7 @@ def _run_bot(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     clean.update(env)
     clean["PYTHONPATH"] = str(ROOT)
     return subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, env=clean, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, check=False)
 
 
 def test_python_m_bot_without_a_token_fails_in_one_line(tmp_path: Path):
@@ -211,8 +211,8 @@ def test_a_successful_start_builds_the_index_then_connects(corpus: Path, embedde
     assert entry.main([]) == 1
     assert calls == [("login", True), ("connect", True, True), ("connect", True, False)]
     assert capsys.readouterr().err.splitlines() == [
-        "qa-bot: error: Discord refused the privileged gateway intents; turn on the Message Content intent in the "
-        "Developer Portal (Bot → Privileged Gateway Intents)"
+        ("qa-bot: error: Discord refused the privileged gateway intents; turn on the Message Content intent in the "
+         "Developer Portal (Bot → Privileged Gateway Intents)")
     ]
 
     # With QA_BOT_MEMBERS_INTENT=0 there is nothing to fall back from: one attempt, the same line.

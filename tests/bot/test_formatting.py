@@ -81,7 +81,7 @@ def test_many_long_sources_are_split_and_every_marker_travels_with_its_source():
     all_checks(replies)
     # every sentence and every source is shown exactly once, in order
     descriptions = "\n".join(e.description or "" for r in replies for e in r.embeds)
-    assert [int(n) for n in re.findall(r"\[(\d+)\]$", descriptions, re.M)] == list(range(1, 13))
+    assert [int(n) for n in re.findall(r"\[(\d+)\]$", descriptions, re.MULTILINE)] == list(range(1, 13))
     names = [f.name for r in replies for e in r.embeds for f in e.fields]
     assert [int(re.match(r"\[(\d+)\]", n).group(1)) for n in names] == list(range(1, 51))
     assert all(n.endswith("file\\_name.txt · lines " + n.split("lines ")[1].split(" —")[0]) or "—" in n for n in names)
