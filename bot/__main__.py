@@ -1,8 +1,9 @@
 """``python -m bot`` / ``qa-bot``: run the Discord bot.
 
 Exit codes: 0 after a clean stop, 2 for a missing token or a bad setting, 1 when Discord cannot be
-reached or rejects the token (or the index cannot be built). Each failure is one line on stderr;
-the token is never printed.
+reached or rejects the token (or the index cannot be built). Each failure is one line on stderr
+(with ``QA_BOT_LOG_LEVEL=DEBUG``, an unexpected one also logs its traceback); the token is never
+printed.
 """
 
 from __future__ import annotations
@@ -74,7 +75,12 @@ async def run(settings: BotSettings) -> int:
     from qa.engine import Engine
 
     assert settings.token is not None
-    bot = create_bot(settings, Engine(settings.engine))
+    try:
+        bot = create_bot(settings, Engine(settings.engine))
+    except QAError as exc:
+        return _fail(str(exc), exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - one line for the user; _unexpected logs the traceback (debug)
+        return _unexpected("could not start", exc)
     async with bot:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -82,7 +88,9 @@ async def run(settings: BotSettings) -> int:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
         try:
-            # Login first: a bad token should fail in seconds, before any index work.
+            # Login first: a bad token should fail in seconds, before any index work. The timeout
+            # covers the HTTP login only: setup_hook (run by login) starts the slash-command sync
+            # in the background, so a slow sync is never reported as Discord being unreachable.
             await asyncio.wait_for(bot.login(settings.token.reveal()), timeout=settings.connect_timeout_s)
         except discord.LoginFailure:
             return _fail("Discord rejected the token (login failed); check DISCORD_TOKEN", 1)
@@ -95,19 +103,36 @@ async def run(settings: BotSettings) -> int:
             status, report = await bot.service.worker.ensure_index()
         except QAError as exc:
             return _fail(str(exc), exc.exit_code)
+        except Exception as exc:  # noqa: BLE001 - as above
+            return _unexpected("could not prepare the index", exc)
         if report is not None:
             logger.info("index %s: built %d chunks in %.1f s", status, report.chunks, report.seconds)
 
         try:
-            await bot.connect(reconnect=True)
+            try:
+                await bot.connect(reconnect=True)
+            except discord.PrivilegedIntentsRequired:
+                if not bot.intents.members:
+                    raise
+                # Discord refuses the whole connection (close code 4014) when any privileged intent
+                # asked for is off, and discord.py raises without closing the client: connect again
+                # without the optional one. Message Content alone is what the bot needs.
+                logger.warning("Server Members intent not enabled in the Developer Portal; continuing without it")
+                bot.drop_members_intent()
+                await bot.connect(reconnect=True)
         except discord.PrivilegedIntentsRequired:
-            wanted = ("Message Content and Server Members intents (or set QA_BOT_MEMBERS_INTENT=0)"
-                      if settings.members_intent else "Message Content intent")
-            return _fail(f"Discord refused the privileged gateway intents; turn on the {wanted} in the Developer "
-                         "Portal (Bot → Privileged Gateway Intents)", 1)
+            return _fail("Discord refused the privileged gateway intents; turn on the Message Content intent in the "
+                         "Developer Portal (Bot → Privileged Gateway Intents)", 1)
         except (aiohttp.ClientError, OSError, discord.GatewayNotFound, discord.ConnectionClosed) as exc:
             return _fail(f"lost the connection to Discord: {_one_line(exc)}", 1)
     return 0
+
+
+def _unexpected(what: str, exc: BaseException) -> int:
+    """An error nobody planned for: one line for the user, the traceback at debug level."""
+    logger.debug("%s", what, exc_info=exc)
+    detail = " ".join(str(exc).split())[:300]
+    return _fail(f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else ""), 1)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -6,6 +6,7 @@ network, so tests (and other programs) can drive it with dpytest or fake interac
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -51,7 +52,8 @@ class QABot(commands.Bot):
         # carry their text even without it. Privileged: enable it in the Developer Portal.
         intents.message_content = True
         # Privileged too. Not needed to answer, but test harnesses such as dpytest resolve mentions
-        # through the member cache, which only this intent fills; QA_BOT_MEMBERS_INTENT=0 turns it off.
+        # through the member cache, which only this intent fills; QA_BOT_MEMBERS_INTENT=0 turns it off,
+        # and `python -m bot` drops it by itself when Discord refuses it (see drop_members_intent).
         intents.members = settings.members_intent
         super().__init__(
             command_prefix=commands.when_mentioned,  # unused: there are no prefix commands
@@ -62,6 +64,7 @@ class QABot(commands.Bot):
         )
         self.settings = settings
         self.service = QAService(settings, engine)
+        self.sync_task: asyncio.Task | None = None
         # Registered here rather than in setup_hook, so the bot answers messages and slash commands
         # however it is started (dpytest, for one, never runs setup_hook).
         self.questions = MessageQuestions(self)
@@ -69,10 +72,26 @@ class QABot(commands.Bot):
             self.tree.add_command(command)
 
     async def setup_hook(self) -> None:
-        """Register the persistent answer buttons; sync slash commands if configured."""
+        """Register the persistent answer buttons; start the slash-command sync if configured.
+
+        The sync runs in the background (:attr:`sync_task`): ``login`` runs this hook, and the
+        start-up's connect timeout is for reaching Discord, not for a slow sync.
+        """
         # Persistent: buttons under answers sent before a restart keep working.
         self.add_view(AnswerView())
-        await self.sync_commands()
+        if self.settings.sync:
+            self.sync_task = asyncio.create_task(self.sync_commands(), name="qa-sync-commands")
+
+    def drop_members_intent(self) -> None:
+        """Stop asking for the Server Members intent (before connecting again).
+
+        For a bot whose owner left the intent off in the Developer Portal: Discord then refuses
+        the connection, and the bot works without it.
+        """
+        state = self._connection
+        state._intents.members = False
+        state.member_cache_flags = discord.MemberCacheFlags.from_intents(state._intents)
+        state._chunk_guilds = False  # chunking needs the members intent
 
     async def sync_commands(self) -> None:
         """Publish the slash commands: globally (up to an hour to show) or to one test guild (instant)."""
@@ -92,6 +111,8 @@ class QABot(commands.Bot):
             # Usually the bot was invited without the applications.commands scope.
             logger.error("could not sync slash commands (%s); invite the bot with the applications.commands scope",
                          exc)
+        except Exception:
+            logger.exception("could not sync slash commands")
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: every message goes to :class:`MessageQuestions`."""
@@ -102,6 +123,8 @@ class QABot(commands.Bot):
                     len(self.guilds))
 
     async def close(self) -> None:
+        if self.sync_task is not None and not self.sync_task.done():
+            self.sync_task.cancel()
         self.service.close()
         await super().close()
 

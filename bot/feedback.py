@@ -50,27 +50,32 @@ class FeedbackLog:
         self.path = Path(path)
         self._key = key.encode() if key else None
         self._lock = threading.Lock()
+        self._key_lock = threading.Lock()  # two first votes at once must not both create the key
 
     def _hash_key(self) -> bytes:
-        if self._key is None:
-            key_file = self.path.with_name(self.path.name + ".key")
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                self._key = key_file.read_bytes().strip()
-            else:
-                self._key = secrets.token_hex(32).encode()
-                with os.fdopen(fd, "wb") as f:
-                    f.write(self._key)
-        return self._key
+        with self._key_lock:
+            if self._key is None:
+                key_file = self.path.with_name(self.path.name + ".key")
+                key_file.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:
+                    self._key = key_file.read_bytes().strip()
+                else:
+                    self._key = secrets.token_hex(32).encode()
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(self._key)
+            return self._key
 
     def user_hash(self, user_id: int) -> str:
-        """The keyed hash written instead of ``user_id``."""
+        """The keyed hash written instead of ``user_id`` (blocking: may read or create the key file)."""
         return hmac.new(self._hash_key(), str(user_id).encode(), hashlib.sha256).hexdigest()
 
-    def write(self, entry: FeedbackEntry) -> None:
-        """Append one line (blocking: call it from a worker thread)."""
+    def write(self, entry: FeedbackEntry, user_id: int | None = None) -> None:
+        """Append one line, with the keyed hash of ``user_id`` as its user (blocking: call it from a
+        worker thread — the key file and the feedback file are both read or written here)."""
+        if user_id is not None:
+            entry.user = self.user_hash(user_id)
         line = json.dumps(asdict(entry), ensure_ascii=False)
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ The engine returns data; this module decides how it looks in Discord:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ MESSAGE_EMBED_CHARS = 6000  # the 6,000 total applies to all embeds of a message
 SENTENCE_CHARS = 1800  # one quoted sentence (the full passage is behind the Sources button)
 CITED_EXCERPT_CHARS = 600
 OTHER_EXCERPT_CHARS = 280
+REPEAT_EXCERPT_CHARS = 200  # a source shown again next to a later sentence citing it
+TEXT_QUESTION_CHARS = 300
 FOOTER_BUDGET = 500
 TEXT_SENTENCE_CHARS = 900  # plain-text mode: a sentence plus its source must fit in 2,000
 MAX_SOURCE_REPLIES = 5  # Sources button: at most this many ephemeral messages
@@ -53,6 +56,11 @@ SOURCES_COLOUR = discord.Colour(0x1565C0)
 ELLIPSIS = "…"
 ZWSP = "\u200b"
 NOT_FOUND_TEXT = "The documents do not contain an answer to this question."
+CONTINUED = " (continued)"
+OTHER_SOURCES = "Other sources"
+CLOSEST_PASSAGES = "Closest passages"
+HEADING_ROOM = len(f"**{CLOSEST_PASSAGES}**\n\n")  # a heading moved into a continuation's description
+UNDERSTOOD = "Understood as: "
 
 # "@everyone"/"@here" and anything Discord turns into a mention or link: <@id>, <@!id>, <@&role>,
 # <#channel>, </command:id>. A zero-width space after the sigil keeps the text readable but inert.
@@ -147,10 +155,11 @@ def source_label(citation: Citation, limit: int = FIELD_NAME_CHARS) -> str:
     """
     head, tail = f"[{citation.n}] ", f" · {lines_label(citation)}"
     room = limit - len(head) - len(tail)
-    path = fit(citation.source, max(room, 1), keep_end=True)
+    path = fit(" ".join(citation.source.split()), max(room, 1), keep_end=True)  # one line, always
     label = head + path + tail
-    if citation.section and len(label) + 4 < limit:
-        label += " — " + fit(citation.section, limit - len(label) - 3)
+    section = " ".join(citation.section.split())
+    if section and len(label) + 4 < limit:
+        label += " — " + fit(section, limit - len(label) - 3)
     return label[:limit]
 
 
@@ -258,72 +267,101 @@ class Reply:
 
 @dataclass
 class _Part:
-    """An answer sentence with its marker, and the sources it is the first to cite."""
+    """An answer sentence with its marker, and the source its marker points to."""
 
     text: str
-    fields: list[Field]
-    n: int
+    n: int  # 0: the sentence cites no source
+    first: bool  # the first sentence citing source n
 
 
-def _parts(answer: Answer, sentence_chars: int, excerpt_chars: int) -> list[_Part]:
+def _parts(answer: Answer, sentence_chars: int) -> list[_Part]:
     by_n = {c.n: c for c in answer.citations}
     pairs: list[tuple[str, int]] = [(s.text, s.n) for s in answer.sentences]
     if not pairs:  # an answer without sentence records: split its text at the markers
         pos = 0
-        for m in re.finditer(r"(.+?)\s*\[(\d+)\](?=\s|$)", answer.answer, re.S):
+        for m in re.finditer(r"(.+?)\s*\[(\d+)\](?=\s|$)", answer.answer, re.DOTALL):
             pairs.append((m.group(1).strip(), int(m.group(2))))
             pos = m.end()
         if answer.answer[pos:].strip():
             pairs.append((answer.answer[pos:].strip(), 0))
-    parts, shown = [], set()
+    parts, seen = [], set()
     for text, n in pairs:
-        marker = f" [{n}]" if n in by_n else ""
+        n = n if n in by_n else 0
         body = fit(" ".join(text.split()), sentence_chars)
-        fields = []
-        if n in by_n and n not in shown:
-            shown.add(n)
-            fields.append(Field(source_label(by_n[n]), excerpt(by_n[n], excerpt_chars)))
-        parts.append(_Part(body + marker, fields, n))
+        parts.append(_Part(body + (f" [{n}]" if n else ""), n, n not in seen))
+        seen.add(n)
     return parts
+
+
+def _source_field(citation: Citation, excerpt_chars: int) -> Field:
+    return Field(source_label(citation), excerpt(citation, excerpt_chars))
+
+
+def _repeat_field(citation: Citation) -> Field:
+    """Source ``[n]`` again, shorter, for a later embed or message that also cites it."""
+    name = source_label(citation, FIELD_NAME_CHARS - len(CONTINUED)) + CONTINUED
+    return Field(name, excerpt(citation, REPEAT_EXCERPT_CHARS))
 
 
 def _footer(answer: Answer) -> str:
     notes = []
     if answer.understood_as:
-        notes.append("Understood as: " + " ".join(answer.understood_as.split()))
+        notes.append(UNDERSTOOD + " ".join(answer.understood_as.split()))
     notes += [f"Note: {w}" for w in answer.warnings]
     # Footers are plain text (no Markdown) but mentions are still neutralised.
     return _MENTION.sub(lambda m: m.group(0) + ZWSP, shorten("\n".join(notes), FOOTER_BUDGET)) if notes else ""
 
 
+def continued_title(question: str) -> str:
+    """The title of the first embed of every message after an answer's first: ``question (continued)``.
+
+    Every message of an answer names its question, so the buttons (on the last message) and
+    replies work from the message alone after a restart.
+    """
+    return fit(" ".join(question.split()), TITLE_CHARS - len(CONTINUED)) + CONTINUED
+
+
 def answer_drafts(answer: Answer) -> list[Draft]:
-    """The answer as embed drafts, each within the embed limits."""
+    """The answer as embed drafts, each within the embed limits (also once :func:`pack` retitles it)."""
     title = fit(" ".join(answer.question.split()), TITLE_CHARS)
     footer = _footer(answer)
-    reserve = len(footer)
+    by_n = {c.n: c for c in answer.citations}
+    # A draft after the first may open a message: it then gets the continued title, and a heading
+    # title moves into its description. Room for both is kept in every such draft.
+    continuation_room = len(continued_title(answer.question)) + HEADING_ROOM
+
+    def reserve(draft: Draft) -> int:
+        return len(footer) + (0 if draft is drafts[0] else continuation_room)
+
     if answer.answered:
         drafts = [Draft(title=title, colour=ANSWERED_COLOUR)]
         previous_n = None
-        for part in _parts(answer, SENTENCE_CHARS, CITED_EXCERPT_CHARS):
-            current = drafts[-1]
-            sep = "" if not current.description else (" " if part.n == previous_n else "\n\n")
-            if not current.fits(sep + part.text, part.fields, reserve):
-                current = Draft(colour=ANSWERED_COLOUR)
-                drafts.append(current)
-                sep = ""
+        for part in _parts(answer, SENTENCE_CHARS):
+            while True:
+                current = drafts[-1]
+                fields = []
+                if part.n and part.n not in _field_numbers(current):
+                    # Never a marker without its source: the first sentence citing n brings the
+                    # source; a later one in another embed brings a short copy of it.
+                    c = by_n[part.n]
+                    fields = [_source_field(c, CITED_EXCERPT_CHARS) if part.first else _repeat_field(c)]
+                sep = "" if not current.description else (" " if part.n == previous_n else "\n\n")
+                if current.fits(sep + part.text, fields, reserve(current)) or not (current.description or current.fields):
+                    break
+                drafts.append(Draft(colour=ANSWERED_COLOUR))
             current.description += sep + part.text
-            current.fields += part.fields
+            current.fields += fields
             previous_n = part.n
         shown = {n for d in drafts for n in _field_numbers(d)}
         others = [c for c in answer.citations if c.n not in shown]
-        heading = "Other sources"
+        heading = OTHER_SOURCES
     else:
         drafts = [Draft(title=title, description=f"{NOT_FOUND_TEXT} The closest passages:", colour=NOT_FOUND_COLOUR)]
         others = list(answer.citations)
-        heading = "Closest passages"
+        heading = CLOSEST_PASSAGES
     for citation in others:
         f = Field(source_label(citation), excerpt(citation, OTHER_EXCERPT_CHARS))
-        if not drafts[-1].fits(fields=[f], reserve=reserve):
+        if not drafts[-1].fits(fields=[f], reserve=reserve(drafts[-1])):
             drafts.append(Draft(title=heading, colour=drafts[-1].colour))
         drafts[-1].fields.append(f)
     drafts[-1].footer = footer
@@ -334,71 +372,114 @@ def _field_numbers(draft: Draft) -> list[int]:
     return [int(m.group(1)) for f in draft.fields if (m := re.match(r"\[(\d+)\]", f.name))]
 
 
-def pack(drafts: Sequence[Draft]) -> list[Reply]:
-    """Group embeds into messages: at most 10 per message and 6,000 characters across them."""
+def _continuation(draft: Draft, title: str) -> Draft:
+    """``draft`` as the first embed of a continuation message: titled with the question."""
+    description = draft.description
+    if draft.title:  # a heading ("Other sources"): it moves into the description
+        description = f"**{draft.title}**" + (f"\n\n{description}" if description else "")
+    return dataclasses.replace(draft, title=title, description=description)
+
+
+def pack(drafts: Sequence[Draft], continued: str = "") -> list[Reply]:
+    """Group embeds into messages: at most 10 per message and 6,000 characters across them.
+
+    Args:
+        drafts: The embeds, in order.
+        continued: When set, the title of the first embed of every message after the first.
+    """
     replies: list[Reply] = []
     total = 0
     for draft in drafts:
         embed = draft.to_embed()
-        size = len(embed)
-        if not replies or len(replies[-1].embeds) >= EMBEDS_PER_MESSAGE or total + size > MESSAGE_EMBED_CHARS:
+        if not replies or len(replies[-1].embeds) >= EMBEDS_PER_MESSAGE or total + len(embed) > MESSAGE_EMBED_CHARS:
+            if replies and continued:
+                embed = _continuation(draft, continued).to_embed()
             replies.append(Reply())
             total = 0
         replies[-1].embeds.append(embed)
-        total += size
+        total += len(embed)
     return replies
 
 
 def format_answer(answer: Answer) -> list[Reply]:
     """The answer as one or more messages of embeds (usually one message with one embed)."""
-    return pack(answer_drafts(answer))
+    return pack(answer_drafts(answer), continued_title(answer.question))
 
 
 # -- plain text (no Embed Links permission) --------------------------------------------------------
 
 
 def format_answer_text(answer: Answer) -> list[Reply]:
-    """The answer as plain messages of at most 2,000 characters, for channels without embeds."""
-    blocks: list[str] = [f"**Q:** {fit(' '.join(answer.question.split()), 300)}"]
+    """The answer as plain messages of at most 2,000 characters, for channels without embeds.
+
+    As with embeds, each message that shows a ``[n]`` marker also quotes source ``[n]``, and every
+    message after the first starts with the question, marked "(continued)".
+    """
+    question = fit(" ".join(answer.question.split()), TEXT_QUESTION_CHARS)
+    messages: list[list[str]] = [[f"**Q:** {question}"]]
+    quoted: set[int] = set()  # sources quoted in the current message
+
+    def size(blocks: list[str]) -> int:
+        return sum(len(b) for b in blocks) + 2 * (len(blocks) - 1)
+
+    def new_message() -> None:
+        messages.append([f"**Q:** {question}{CONTINUED}"])
+        quoted.clear()
+
+    def add(block: str) -> None:
+        if size(messages[-1]) + 2 + len(block) > MESSAGE_CHARS:
+            new_message()
+        messages[-1].append(block)
+
+    by_n = {c.n: c for c in answer.citations}
+    room = MESSAGE_CHARS - len(f"**Q:** {question}{CONTINUED}") - 2  # a block on its own in a message
     if answer.answered:
-        for part in _parts(answer, TEXT_SENTENCE_CHARS, CITED_EXCERPT_CHARS):
-            blocks.append("\n".join([part.text] + [_quote_field(f) for f in part.fields]))
-        shown = {int(m.group(1)) for b in blocks for m in re.finditer(r"^> \*\*\[(\d+)\]", b, re.M)}
-        others = [c for c in answer.citations if c.n not in shown]
-        if others:
-            blocks.append("**Other sources**")
+        parts = _parts(answer, TEXT_SENTENCE_CHARS)
+        for part in parts:
+            while True:
+                lines = [part.text]
+                if part.n and part.n not in quoted:
+                    c = by_n[part.n]
+                    label = source_label(c) if part.first else source_label(c, FIELD_NAME_CHARS - len(CONTINUED)) + CONTINUED
+                    chars = CITED_EXCERPT_CHARS if part.first else REPEAT_EXCERPT_CHARS
+                    lines.append(_quote(c, label, chars, room - len(part.text) - 1))
+                block = "\n".join(lines)
+                if size(messages[-1]) + 2 + len(block) <= MESSAGE_CHARS or len(messages[-1]) == 1:
+                    break
+                new_message()
+            messages[-1].append(block)
+            quoted.add(part.n)
+        others = [c for c in answer.citations if c.n not in {p.n for p in parts}]
+        intro = f"**{OTHER_SOURCES}**"
     else:
-        blocks.append(f"{NOT_FOUND_TEXT} The closest passages:")
         others = list(answer.citations)
-    for citation in others:
-        blocks.append(_quote_field(Field(source_label(citation), excerpt(citation, OTHER_EXCERPT_CHARS))))
+        intro = f"{NOT_FOUND_TEXT} The closest passages:"
+    for i, citation in enumerate(others):
+        block = _quote(citation, source_label(citation), OTHER_EXCERPT_CHARS, room - len(intro) - 1)
+        add(f"{intro}\n{block}" if i == 0 else block)  # the heading never ends a message alone
+    if not others and not answer.answered:
+        add(intro)
     if footer := _footer(answer):
-        blocks.append(f"-# {escape(footer).replace(chr(10), ' · ')}"[: MESSAGE_CHARS // 2])
-    return [Reply(content=text) for text in pack_text(blocks)]
+        add(f"-# {escape(footer).replace(chr(10), ' · ')}"[: MESSAGE_CHARS // 2])
+    return [Reply(content="\n\n".join(blocks)) for blocks in messages]
 
 
 def _quote_field(f: Field) -> str:
     return f"> **{f.name}**\n" + "\n".join("> " + line for line in f.value.splitlines())
 
 
-def pack_text(blocks: Sequence[str], limit: int = MESSAGE_CHARS) -> list[str]:
-    """Join blocks into messages of at most ``limit`` characters, never splitting a block.
+def _quote(citation: Citation, label: str, excerpt_chars: int, limit: int) -> str:
+    """Source ``label`` and an excerpt, as a block quote of at most ``limit`` characters.
 
-    A block longer than a message on its own is cut at a line boundary (it never happens for the
-    blocks built here, which are budgeted below the limit).
+    Each line of the quote costs its ``"> "`` prefix too: an excerpt of many short lines gets
+    shorter, so the block still fits in the message with the sentence that cites it.
     """
-    messages: list[str] = []
-    for block in blocks:
-        while len(block) > limit:
-            cut = block.rfind("\n", 0, limit)
-            cut = cut if cut > 0 else limit
-            messages.append(block[:cut])
-            block = block[cut:].lstrip("\n")
-        if messages and len(messages[-1]) + 2 + len(block) <= limit:
-            messages[-1] += "\n\n" + block
-        else:
-            messages.append(block)
-    return messages
+    budget = excerpt_chars
+    while True:
+        block = _quote_field(Field(label, excerpt(citation, budget)))
+        if len(block) <= limit or budget <= 1:
+            return block
+        budget -= max(1, len(block) - limit)
 
 
 # -- full sources (the Sources button) -------------------------------------------------------------
@@ -460,6 +541,89 @@ def _furthest(text: str, spans, start: int, ends: list[int], limit: int) -> int 
         else:
             hi = mid - 1
     return best
+
+
+# -- reading an answer back (after a restart) -------------------------------------------------------
+
+_LABEL = re.compile(r"\[(\d+)\] (.+?) · lines? (\d+)(?:–(\d+))?")
+_MARKER = re.compile(r"(?<!\\)\[(\d+)\](?=\s|$)")
+
+
+@dataclass
+class ShownAnswer:
+    """What one message of an answer shows, read back from the message itself.
+
+    Attributes:
+        question: The question (from the title, or the ``**Q:**`` line in plain text); "" if none.
+        understood_as: The footer's "Understood as: …", if any.
+        sources: ``n`` → ``(source, start_line, end_line)`` of every source the message lists.
+        labels: The source labels, each once, in order.
+        cited: The ``[n]`` markers of the answer text in the message, in order.
+        text: The answer text shown.
+        answered: False for a "not found" answer.
+    """
+
+    question: str
+    understood_as: str | None
+    sources: dict[int, tuple[str, int, int]]
+    labels: list[str]
+    cited: list[int]
+    text: str
+    answered: bool
+
+
+def read_answer(content: str | None, embeds: Sequence[discord.Embed]) -> ShownAnswer:
+    """Read back a message sent by :func:`format_answer` or :func:`format_answer_text`."""
+    names: list[str] = []
+    texts: list[str] = []
+    question = ""
+    understood = None
+    answered = True
+    if embeds:
+        for i, embed in enumerate(embeds):
+            title = embed.title or ""
+            if i == 0 and title not in (OTHER_SOURCES, CLOSEST_PASSAGES):
+                question = title.removesuffix(CONTINUED)
+            texts.append(embed.description or "")
+            names += [f.name for f in embed.fields]
+            for line in (embed.footer.text or "").splitlines():
+                if line.startswith(UNDERSTOOD):
+                    understood = line.removeprefix(UNDERSTOOD).replace(ZWSP, "")
+            if embed.colour is not None and embed.colour == NOT_FOUND_COLOUR:
+                answered = False
+    else:
+        for line in (content or "").splitlines():
+            if line.startswith("**Q:** ") and not question:
+                question = line.removeprefix("**Q:** ").removesuffix(CONTINUED)
+            elif m := re.match(r"> \*\*(\[\d+\] .*)\*\*$", line):
+                names.append(m.group(1))
+            elif line.startswith("-# "):
+                note = unescape(line.removeprefix("-# ")).split(" · Note: ")[0]
+                if note.startswith(UNDERSTOOD):
+                    understood = note.removeprefix(UNDERSTOOD)
+            elif not line.startswith("> "):
+                texts.append(line)
+                answered = answered and not line.startswith(NOT_FOUND_TEXT)
+    sources: dict[int, tuple[str, int, int]] = {}
+    labels: list[str] = []
+    for name in names:
+        label = unescape(name)
+        if m := _LABEL.match(label):
+            n = int(m.group(1))
+            if n not in sources:
+                sources[n] = (m.group(2), int(m.group(3)), int(m.group(4) or m.group(3)))
+                labels.append(label.removesuffix(CONTINUED))
+    text = "\n".join(t for t in texts if t)
+    cited = list(dict.fromkeys(int(n) for n in _MARKER.findall(text)))
+    return ShownAnswer(
+        question=unescape(question).rstrip(ELLIPSIS).strip(),
+        understood_as=understood.rstrip(ELLIPSIS).strip() if understood else None,
+        sources=sources,
+        labels=labels,
+        cited=cited,
+        text=unescape(text),
+        answered=answered,
+    )
 
 
 # -- short notices ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.delivery import can_embed, deliver, open_thread, say
-from bot.formatting import unescape
+from bot.formatting import read_answer
 from bot.memory import ConversationKey
 from bot.service import APOLOGY, Refusal
 from qa.conversation import Turn
@@ -31,6 +31,7 @@ class Trigger:
     question: str
     key: ConversationKey
     new_thread: bool = False  # thread mode: open a thread for it
+    follows: Turn | None = None  # the answered turn a reply continues, when it joins another conversation
 
 
 class MessageQuestions:
@@ -71,7 +72,8 @@ class MessageQuestions:
         if isinstance(channel, discord.Thread):
             return Trigger(question, ConversationKey.for_thread(channel.id))
         if replied is not None:
-            return Trigger(question, self._key_of(replied, message))
+            key, follows = self._continues(replied, message)
+            return Trigger(question, key, follows=follows)
         new_thread = self.service.settings.thread_mode and isinstance(channel, discord.TextChannel)
         return Trigger(question, ConversationKey.for_channel(channel, message.author.id), new_thread)
 
@@ -106,25 +108,30 @@ class MessageQuestions:
             return replied
         return None
 
-    def _key_of(self, replied: discord.Message, message: discord.Message) -> ConversationKey:
-        """The conversation a reply continues: that of the answer replied to.
+    def _continues(self, replied: discord.Message, message: discord.Message) -> tuple[ConversationKey, Turn | None]:
+        """The conversation a reply continues, and the turn to continue from.
 
-        After a restart the answer is not in memory: the asker's conversation in this channel is
-        seeded with the turn shown in the replied message, so the follow-up still has its context.
+        A reply by the asker continues the asker's conversation. In a shared channel, a reply by
+        someone else goes to the replier's own conversation, continuing from the answer replied
+        to — it never writes into the asker's. After a restart the answer is not in memory: the
+        turn is rebuilt from what the replied message shows.
         """
+        key = ConversationKey.for_channel(message.channel, message.author.id)
         record = self.service.answers.get(replied.id)
         if record is not None:
-            return record.key
-        key = ConversationKey.for_channel(message.channel, message.author.id)
-        if replied.embeds and replied.embeds[0].title and replied.embeds[0].description:
-            embed = replied.embeds[0]
-            question, answer = unescape(embed.title), unescape(embed.description)
-            self.service.conversations.seed(key, Turn(question, question, answer))
-        return key
+            if record.key == key or record.key.scope != "channel":
+                return record.key, None
+            return key, self.service.turn_of(record)
+        shown = read_answer(replied.content, replied.embeds)
+        if shown.question and shown.text:
+            return key, Turn(shown.question, shown.question, shown.text)
+        return key, None
 
     async def _answer(self, message: discord.Message, trigger: Trigger) -> None:
         channel = message.channel
-        reply = functools.partial(message.reply, mention_author=False)
+        # A reply that still goes out if the question was deleted meanwhile (then as a plain message).
+        reply = functools.partial(channel.send, reference=message.to_reference(fail_if_not_exists=False),
+                                  mention_author=False)
         try:
             question = self.service.admit(trigger.question, message.author.id)
         except Refusal as refusal:
@@ -140,13 +147,13 @@ class MessageQuestions:
         # One typing indicator (it lasts ~10 s or until the answer arrives); best effort only.
         await self._safe(destination.typing())
         try:
-            answer = await self.service.answer(question, key)
+            answer = await self.service.answer(question, key, follows=trigger.follows)
         except Refusal as refusal:
             await self._safe(say(first, refusal.message))
             return
         try:
             messages = await deliver(answer, first, destination.send, embeds=can_embed(destination))
-        except discord.HTTPException:
+        except Exception:  # formatting or sending: never silence
             logger.exception("sending the answer to message %s failed", message.id)
             await self._safe(say(first, APOLOGY))
             return

@@ -86,11 +86,30 @@ class BoundedLRU(Generic[K, V]):
 
 
 @dataclass
-class _Slot:
+class Slot:
+    """One conversation and the lock its questions take.
+
+    Look a slot up once and use both its lock and its conversation: looking the key up again
+    after waiting for the lock could find another slot (the store may have dropped this one
+    meanwhile) and let two questions write to one conversation at once.
+    """
+
     conversation: Conversation
     # Questions in one conversation run one after the other: a follow-up must see the turn
     # before it, and Conversation is not meant for concurrent writers.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def follow(self, turn: Turn) -> None:
+        """Make ``turn`` the latest turn (a reply continues the answer it replies to)."""
+        last = self.conversation.last
+        if last is None or (last.question, last.answer) != (turn.question, turn.answer):
+            self.conversation.add(turn)
+
+    def reset(self) -> int:
+        """Forget every turn; returns how many there were."""
+        turns = len(self.conversation.turns)
+        self.conversation.reset()
+        return turns
 
 
 class ConversationStore:
@@ -105,32 +124,27 @@ class ConversationStore:
     def __init__(self, max_conversations: int, max_turns: int, max_age_s: float) -> None:
         self.max_turns = max_turns
         self.max_age_s = max_age_s
-        self._slots: BoundedLRU[ConversationKey, _Slot] = BoundedLRU(max_conversations)
+        self._slots: BoundedLRU[ConversationKey, Slot] = BoundedLRU(max_conversations)
 
-    def _slot(self, key: ConversationKey) -> _Slot:
+    def slot(self, key: ConversationKey) -> Slot:
+        """The slot for ``key`` (a new, empty conversation the first time)."""
         slot = self._slots.get(key)
         if slot is None:
-            slot = _Slot(Conversation(self.max_turns, self.max_age_s))
+            slot = Slot(Conversation(self.max_turns, self.max_age_s))
             self._slots.put(key, slot)
         return slot
 
+    def peek(self, key: ConversationKey) -> Slot | None:
+        """The slot for ``key`` if there is one (nothing is created)."""
+        return self._slots.get(key)
+
     def get(self, key: ConversationKey) -> Conversation:
         """The conversation for ``key`` (a new, empty one the first time)."""
-        return self._slot(key).conversation
-
-    def lock(self, key: ConversationKey) -> asyncio.Lock:
-        """The lock that serialises questions in the conversation for ``key``."""
-        return self._slot(key).lock
+        return self.slot(key).conversation
 
     def put(self, key: ConversationKey, conversation: Conversation) -> None:
         """Store ``conversation`` under ``key`` (a thread opened for a question takes it over)."""
-        self._slot(key).conversation = conversation
-
-    def seed(self, key: ConversationKey, turn: Turn) -> None:
-        """Give an empty conversation its earlier turn (rebuilt from a message after a restart)."""
-        conversation = self.get(key)
-        if not conversation.turns:
-            conversation.add(turn)
+        self.slot(key).conversation = conversation
 
     def reset(self, key: ConversationKey) -> int:
         """Forget the conversation for ``key``.
@@ -139,11 +153,7 @@ class ConversationStore:
             How many turns were forgotten.
         """
         slot = self._slots.get(key)
-        if slot is None:
-            return 0
-        turns = len(slot.conversation.turns)
-        slot.conversation.reset()
-        return turns
+        return slot.reset() if slot is not None else 0
 
     def __contains__(self, key: object) -> bool:
         return key in self._slots

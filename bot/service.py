@@ -8,8 +8,8 @@ front end can forget a case, and none stays silent.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,10 +18,11 @@ import discord
 
 from bot.config import BotSettings
 from bot.feedback import FeedbackEntry, FeedbackLog
-from bot.formatting import NOT_FOUND_COLOUR, unescape
-from bot.memory import AnswerCache, AnswerRecord, ConversationKey, ConversationStore
+from bot.formatting import read_answer
+from bot.memory import AnswerCache, AnswerRecord, BoundedLRU, ConversationKey, ConversationStore
 from bot.ratelimit import RateLimiter
 from bot.worker import Busy, EngineWorker
+from qa.conversation import Turn
 from qa.errors import QAError, UsageError
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong while answering that. The error has been logged."
+BUSY = "I'm answering a lot of questions right now — please try again in a minute."
+MAX_VOTES_KEPT = 100_000  # (message, user) pairs remembered to count one vote each
 HELP = "Ask me a question about the documents, for example: *Who is the US ambassador to Russia?*"
 
 
@@ -79,6 +82,7 @@ class QAService:
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_window_s)
         salt = settings.feedback_salt.reveal() if settings.feedback_salt else None
         self.feedback = FeedbackLog(settings.feedback_file, salt)
+        self.votes: BoundedLRU[tuple[int, int], bool] = BoundedLRU(MAX_VOTES_KEPT)
 
     # -- where the bot answers ------------------------------------------------------------------
 
@@ -112,67 +116,108 @@ class QAService:
             )
         verdict = self.limiter.hit(user_id)
         if not verdict.allowed:
-            raise Refusal(
-                f"You're asking faster than I can keep up — please wait {max(1, round(verdict.retry_after))} s "
-                f"before your next question.",
-                notify=verdict.first_refusal,
-            )
+            raise Refusal(_slow_down(verdict.retry_after), notify=verdict.first_refusal)
         return question
 
-    async def answer(self, question: str, key: ConversationKey, conversation: Conversation | None = None) -> Answer:
+    async def answer(
+        self,
+        question: str,
+        key: ConversationKey,
+        conversation: Conversation | None = None,
+        follows: Turn | None = None,
+    ) -> Answer:
         """Answer an admitted question in the conversation of ``key`` (or the one given).
+
+        Args:
+            question: The admitted question.
+            key: Its conversation.
+            conversation: Use this conversation instead of the stored one (thread mode).
+            follows: A turn the question follows up on (the answer a reply replies to); it becomes
+                the conversation's latest turn first.
 
         Raises:
             Refusal: For every failure; unexpected ones are logged with their traceback.
         """
-        async with self.conversations.lock(key):
+        slot = self.conversations.slot(key)  # once: the lock and the conversation of one slot
+        async with slot.lock:
             if conversation is None:
-                conversation = self.conversations.get(key)
-            try:
-                return await self.worker.ask(question, conversation)
-            except Busy:
-                logger.warning("question turned away: %d already waiting", self.worker.pending)
-                raise Refusal("I'm answering a lot of questions right now — please try again in a minute.") from None
-            except UsageError as exc:
-                raise Refusal(f"I can't answer that: {exc}.") from None
-            except QAError as exc:
-                logger.error("the index cannot be used: %s", exc)
-                raise Refusal("The document index isn't available right now; an admin can run /reindex.") from None
-            except Exception:
-                logger.exception("the engine failed on a question (%d characters)", len(question))
-                raise Refusal(APOLOGY) from None
+                if follows is not None:
+                    slot.follow(follows)
+                conversation = slot.conversation
+            return await self._ask(question, conversation)
+
+    async def _ask(self, question: str, conversation: Conversation | None = None) -> Answer:
+        """The engine's answer, every failure turned into a :class:`Refusal`."""
+        try:
+            return await self.worker.ask(question, conversation)
+        except Busy:
+            logger.warning("question turned away: %d already waiting", self.worker.pending)
+            raise Refusal(BUSY) from None
+        except UsageError as exc:
+            raise Refusal(f"I can't answer that: {exc}.") from None
+        except QAError as exc:
+            logger.error("the index cannot be used: %s", exc)
+            raise Refusal("The document index isn't available right now; an admin can run /reindex.") from None
+        except Exception:
+            logger.exception("the engine failed on a question (%d characters)", len(question))
+            raise Refusal(APOLOGY) from None
 
     def remember(self, messages: Sequence[discord.abc.Snowflake], answer: Answer, key: ConversationKey) -> None:
         """Keep the answer for the buttons and for replies to any of its messages."""
         self.answers.remember([m.id for m in messages], AnswerRecord(answer, key))
 
+    def turn_of(self, record: AnswerRecord) -> Turn:
+        """The conversation turn of a remembered answer (to continue it in another conversation)."""
+        a = record.answer
+        slot = self.conversations.peek(record.key)
+        for turn in reversed(slot.conversation.turns if slot else []):
+            if turn.answer == a.answer:
+                return dataclasses.replace(turn)
+        focus = max(a.sentences, key=lambda s: s.score).text if a.sentences else ""
+        return Turn(a.question, a.question, a.answer, [c.source for c in a.citations if c.cited], focus=focus,
+                    quoted=[s.text for s in a.sentences])
+
     # -- buttons ----------------------------------------------------------------------------------
 
-    async def sources_for(self, message: discord.Message) -> list[Citation]:
+    async def sources_for(self, message: discord.Message, user_id: int) -> list[Citation]:
         """The citations behind an answer message, for the Sources button.
 
-        Recent answers come from memory. After a restart the question is asked again (from the
-        embed title) and the sources the message lists are picked out of the new answer.
+        Recent answers come from memory. After a restart the message is all there is: its question
+        is asked again — as the footer's "Understood as" when the answer was a follow-up, and under
+        the clicker's rate limit — and the sources the message shows are picked out of the new
+        answer, with the numbers the message gave them.
 
         Raises:
-            Refusal: When the sources cannot be found any more.
+            Refusal: When the sources cannot be found any more, or the re-ask is refused.
         """
         record = self.answers.get(message.id)
         if record is not None:
             answer = record.answer
             return [c for c in answer.citations if c.cited] or list(answer.citations)
-        question, listed = _listed(message)
-        if not question or not listed:
+        shown = read_answer(message.content, message.embeds)
+        if not shown.question or not shown.sources:
             raise Refusal("I no longer have the sources of this answer; please ask again.")
-        try:
-            answer = await self.worker.ask(question)
-        except Exception:
-            logger.exception("re-asking for the sources of message %s failed", message.id)
-            raise Refusal(APOLOGY) from None
-        found = [c for c in answer.citations if (c.source, c.start_line, c.end_line) in listed]
+        verdict = self.limiter.hit(user_id)
+        if not verdict.allowed:
+            raise Refusal(_slow_down(verdict.retry_after))
+        answer = await self._ask(shown.understood_as or shown.question)
+        by_key = {(c.source, c.start_line, c.end_line): c for c in answer.citations}
+        wanted = [n for n in shown.cited if n in shown.sources]
+        if not wanted and all(key in by_key for key in shown.sources.values()):
+            # Only uncited sources on this message (the last of a long answer): the answer is the same.
+            return [c for c in answer.citations if c.cited] or list(answer.citations)
+        wanted = wanted or list(shown.sources)
+        found = [dataclasses.replace(by_key[shown.sources[n]], n=n) for n in wanted if shown.sources[n] in by_key]
         if not found:
             raise Refusal("The documents changed since this answer; please ask again.")
         return found
+
+    def first_vote(self, message_id: int, user_id: int) -> bool:
+        """Whether this is the user's first 👍/👎 on this answer message (later ones are not recorded)."""
+        if (message_id, user_id) in self.votes:
+            return False
+        self.votes.put((message_id, user_id), True)
+        return True
 
     async def record_feedback(self, vote: str, user_id: int, message: discord.Message) -> None:
         """Append a 👍/👎 line for the answer in ``message`` (from memory, or from the message itself)."""
@@ -186,14 +231,12 @@ class QAService:
                 for c in a.citations
             ]
         else:  # after a restart: what the message shows is all there is
-            embed = message.embeds[0] if message.embeds else None
-            question = unescape(embed.title or "") if embed else ""
-            text = unescape(embed.description or "") if embed else message.content
-            answered = bool(embed and embed.colour and embed.colour != NOT_FOUND_COLOUR)
-            citations = [{"label": unescape(f.name)} for f in (embed.fields if embed else [])]
+            shown = read_answer(message.content, message.embeds)
+            question, text, answered = shown.question, shown.text, shown.answered
+            citations = [{"label": label} for label in shown.labels]
         entry = FeedbackEntry(
             vote=vote,
-            user=self.feedback.user_hash(user_id),
+            user="",  # filled in by the worker thread (the hash key may have to be read from disk)
             question=question,
             answer=text,
             answered=answered,
@@ -202,7 +245,7 @@ class QAService:
             channel_id=getattr(message.channel, "id", None),
             guild_id=message.guild.id if message.guild else None,
         )
-        await asyncio.to_thread(self.feedback.write, entry)
+        await asyncio.to_thread(self.feedback.write, entry, user_id)
 
     def stats(self) -> BotStats:
         return BotStats(
@@ -217,16 +260,6 @@ class QAService:
         self.worker.close()
 
 
-def _listed(message: discord.Message) -> tuple[str, set[tuple[str, int, int]]]:
-    """The question (embed title) and the ``(source, start, end)`` of the sources listed in a message."""
-    if not message.embeds:
-        return "", set()
-    embed = message.embeds[0]
-    listed = set()
-    for f in embed.fields:
-        m = re.match(r"\[\d+\] (.+?) · lines? (\d+)(?:–(\d+))?", f.name or "")
-        if m:
-            source = unescape(m.group(1))
-            listed.add((source, int(m.group(2)), int(m.group(3) or m.group(2))))
-    question = unescape(embed.title or "").rstrip("…")
-    return question, listed
+def _slow_down(retry_after: float) -> str:
+    return (f"You're asking faster than I can keep up — please wait {max(1, round(retry_after))} s "
+            f"before your next question.")

@@ -61,7 +61,14 @@ def describe_age(seconds: float | None) -> str:
 
 
 class SlashCommands(commands.Cog):
-    """The bot's application commands."""
+    """The bot's application commands.
+
+    A cog only for the binding: the cog machinery copies each ``@app_commands.command`` method
+    and binds it to this instance, and :meth:`get_app_commands` hands those commands over.
+    ``QABot.__init__`` adds them to its tree directly — the cog itself is never added with
+    ``add_cog`` (a coroutine, which would have to wait for ``setup_hook``), so the commands work
+    however the bot is started, dpytest's plain recipe included.
+    """
 
     def __init__(self, bot: QABot) -> None:
         self.bot = bot
@@ -104,10 +111,18 @@ class SlashCommands(commands.Cog):
     @app_commands.command(name="reset", description="Forget our conversation here; the next question starts afresh.")
     async def reset(self, interaction: discord.Interaction) -> None:
         key = ConversationKey.for_channel(interaction.channel, interaction.user.id)
-        turns = self.service.conversations.reset(key)
+        slot = self.service.conversations.peek(key)
+        send = interaction.response.send_message
+        turns = 0
+        if slot is not None:
+            if slot.lock.locked():  # a question is being answered here: forget after it, not before
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                send = interaction.followup.send
+            async with slot.lock:  # otherwise the answer in progress would add its turn back
+                turns = slot.reset()
         text = f"Done — I forgot our last {turns} turn{'s' if turns != 1 else ''} here." if turns else \
             "Done — there was nothing to forget here."
-        await say(interaction.response.send_message, text, ephemeral=True)
+        await say(send, text, ephemeral=True)
 
     @app_commands.command(name="reindex", description="Rebuild the index from the documents folder (admins only).")
     @app_commands.guild_only()

@@ -27,6 +27,7 @@ FEEDBACK_UP_ID = "qa:answer:feedback:up"
 FEEDBACK_DOWN_ID = "qa:answer:feedback:down"
 
 NO_MENTIONS = discord.AllowedMentions.none()
+ALREADY_VOTED = "Your feedback on this answer is already recorded — thanks."
 
 
 class AnswerView(discord.ui.View):
@@ -40,7 +41,7 @@ class AnswerView(discord.ui.View):
         """Show the full cited passages, only to the person who clicked."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            citations = await interaction.client.service.sources_for(interaction.message)
+            citations = await interaction.client.service.sources_for(interaction.message, interaction.user.id)
         except Refusal as refusal:
             await interaction.followup.send(refusal.message, ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
@@ -58,8 +59,16 @@ class AnswerView(discord.ui.View):
         await self._feedback(interaction, "down")
 
     async def _feedback(self, interaction: discord.Interaction[QABot], vote: str) -> None:
+        service = interaction.client.service
+        if not service.first_vote(interaction.message.id, interaction.user.id):
+            await interaction.response.send_message(ALREADY_VOTED, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await interaction.client.service.record_feedback(vote, interaction.user.id, interaction.message)
+        try:
+            await service.record_feedback(vote, interaction.user.id, interaction.message)
+        except Exception:
+            service.votes.pop((interaction.message.id, interaction.user.id))  # not recorded: may vote again
+            raise
         thanks = "Thanks — glad it helped." if vote == "up" else "Thanks — noted; this helps improve the answers."
         await interaction.followup.send(thanks, ephemeral=True, allowed_mentions=NO_MENTIONS)
 

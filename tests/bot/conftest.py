@@ -62,6 +62,43 @@ def special_engine(tmp_path_factory, embedder) -> Engine:
     return engine
 
 
+FOUNDERS = ["Adaeze Holloway-Brandt", "Cosimo Featherstonehaugh", "Ingrid Okonkwo-Lindqvist", "Tobias Achterberg-Nwosu",
+            "Perpetua Quennell", "Ruaraidh Montgomery-Sato", "Oluwaseun Haverkamp", "Bronwen Delacroix-Mbeki",
+            "Lysander Ptolemy Vance", "Marisol Quartey-Blackwood", "Eudora Fitzwilliam-Osei", "Casimir Oyelowo-Strand"]
+GUILDS = ["lighthouse", "harbour", "ferry", "fishery", "shipyard", "customs house", "pilot station", "tide office",
+          "rope walk", "sail loft", "chandlery", "net store"]
+
+
+def archive_docs() -> dict[str, str]:
+    """Twelve look-alike documents with long names, long headings and long sentences: every answer
+    lists ten big sources, too many for one message (6,000 characters of embeds at most)."""
+    docs = {}
+    for i, (guild, founder) in enumerate(zip(GUILDS, FOUNDERS, strict=True)):
+        name = (f"port-quill-archive-{guild.replace(' ', '-')}-records-" + "-".join(["annual-report"] * 6)
+                + f"-{i:02d}.md")
+        heading = (f"The {guild} of Port Quill: history, accounts, appointments, disputes and correspondence of "
+                   f"the wardens, clerks and keepers across the long northern winters, volume {i + 1}")
+        sentence = (f"The founder of the Port Quill {guild} guild was {founder}, who wrote the {guild} charter "
+                    + "and kept the ledgers of every vessel, cargo, tide and storm recorded by the wardens across "
+                      "the long winters of the northern coast, " * 8 + "until the guild closed.")
+        docs[name] = f"# {heading}\n\n{sentence} The {guild} guild met every month in the old custom house by the quay.\n"
+    return docs
+
+
+@pytest.fixture(scope="session")
+def archive_engine(tmp_path_factory, embedder) -> Engine:
+    """The bundled article plus :func:`archive_docs`, ten sources per answer."""
+    tmp = tmp_path_factory.mktemp("archive")
+    docs = tmp / "source_docs"
+    docs.mkdir()
+    shutil.copy(SEED, docs / SEED.name)
+    for name, text in archive_docs().items():
+        (docs / name).write_text(text, encoding="utf-8")
+    engine = Engine(make_settings(tmp, top_k=10))
+    engine.build()
+    return engine
+
+
 @pytest.fixture
 def fresh_engine(engine: Engine) -> Engine:
     """An engine over a private copy of the bundled article (tests may edit and rebuild it)."""
@@ -71,13 +108,13 @@ def fresh_engine(engine: Engine) -> Engine:
 @pytest.fixture
 def bot_settings(tmp_path: Path):
     def make(engine: Engine, **changes) -> BotSettings:
-        values = dict(
-            token=Secret(TOKEN),
-            engine=engine.settings,
-            feedback_file=tmp_path / "feedback.jsonl",
-            feedback_salt=Secret("test-salt"),
-            rate_limit=0,
-        )
+        values = {
+            "token": Secret(TOKEN),
+            "engine": engine.settings,
+            "feedback_file": tmp_path / "feedback.jsonl",
+            "feedback_salt": Secret("test-salt"),
+            "rate_limit": 0,
+        }
         values.update(changes)
         return BotSettings(**values)
 

@@ -94,6 +94,7 @@ class FakeDiscord:
     bot: QABot
     sent_payloads: list[dict] = field(default_factory=list)  # every channel message payload
     calls: list[WebhookCall] = field(default_factory=list)  # every interaction HTTP call
+    deleted: set[int] = field(default_factory=set)  # user messages deleted (replies to them fail like Discord's)
     _channels_by_token: dict[str, discord.abc.Messageable] = field(default_factory=dict)
     _followups: dict[str, list[dict]] = field(default_factory=dict)
 
@@ -214,10 +215,25 @@ class FakeDiscord:
 
     async def click(self, message: discord.Message, custom_id: str, *, member: int = 0) -> list[WebhookCall]:
         """Click a button with ``custom_id`` on ``message``; returns the HTTP calls it made."""
+        data = raw_message(message)
         payload = self._base(3, message.channel, self.member(member), discord.Permissions.none())
         payload["data"] = {"custom_id": custom_id, "component_type": discord.ComponentType.button.value}
-        payload["message"] = raw_message(message)
+        payload["message"] = data
         return await self._dispatch(payload)
+
+    def adopt(self, data: dict) -> discord.Message:
+        """A message the bot sent before a restart (its payload from the earlier fake Discord), moved
+        to this one's channel and authored by this bot — Discord keeps the bot's id across restarts."""
+        data = dict(data, channel_id=str(self.channel.id), guild_id=str(self.guild.id),
+                    author=factories.dict_from_user(self.bot.user))
+        backend._cur_config.messages.setdefault(self.channel.id, []).append(data)
+        return self.bot._connection.create_message(channel=self.channel, data=data)
+
+    async def start_slash(self, name: str, **kwargs: Any) -> asyncio.Task:
+        """Like :meth:`slash`, but returns at once (the command runs alongside other work)."""
+        task = asyncio.create_task(self.slash(name, **kwargs))
+        await asyncio.sleep(0)
+        return task
 
     async def _dispatch(self, payload: dict) -> list[WebhookCall]:
         before = len(self.calls)
@@ -255,6 +271,12 @@ class FakeDiscord:
         data["application_id"] = str(self.bot.user.id)
         backend._cur_config.messages.setdefault(channel.id, []).append(data)
         return data
+
+
+@dataclass
+class _Response:
+    status: int
+    reason: str
 
 
 def raw_message(message: discord.Message) -> dict:
@@ -296,7 +318,13 @@ async def start(bot: QABot, monkeypatch, *, members: int = 3) -> FakeDiscord:
     # caller's local variables, so this wrapper keeps a local named ``channel``.
     async def send_message(channel_id, *, params):
         channel = sys._getframe(1).f_locals.get("channel")  # noqa: F841 - read by dpytest from this frame
-        fake.sent_payloads.append(params.payload or {})
+        payload = params.payload or {}
+        reference = payload.get("message_reference") or {}
+        if int(reference.get("message_id") or 0) in fake.deleted and reference.get("fail_if_not_exists") is not False:
+            # What Discord answers to a reply to a deleted message (unless told not to fail).
+            raise discord.HTTPException(_Response(400, "Bad Request"),
+                                        {"code": 50035, "message": "Invalid Form Body: Unknown message"})
+        fake.sent_payloads.append(payload)
         return await original_send(channel_id, params=params)
 
     # Interaction responses are webhook calls: answer them like Discord and record them.

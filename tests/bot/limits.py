@@ -30,12 +30,36 @@ def check_message(content: str | None, embeds: list[discord.Embed]) -> None:
     assert sum(len(e) for e in embeds) <= fmt.MESSAGE_EMBED_CHARS
 
 
+_MARKER = re.compile(r"(?<!\\)\[(\d+)\](?=\s|$)")
+_LABEL = re.compile(r"\[(\d+)\] .+ · lines? \d+")
+
+
 def markers_travel_with_sources(embeds: list[discord.Embed]) -> None:
-    """Each ``[n]`` in an embed's description has its source ``[n] …`` among that embed's fields."""
+    """Each ``[n]`` in an embed's description has its source ``[n] … · line(s) …`` among that
+    embed's own fields — not merely somewhere in the message or the answer."""
     for embed in embeds:
-        used = {int(n) for n in re.findall(r"\[(\d+)\](?=\s|$)", embed.description or "")}
-        listed = {int(m.group(1)) for f in embed.fields if (m := re.match(r"\[(\d+)\]", f.name))}
-        assert used <= listed, (used, listed)
+        used = {int(n) for n in _MARKER.findall(embed.description or "")}
+        listed = {int(m.group(1)) for f in embed.fields if (m := _LABEL.match(f.name.replace("\\", "")))}
+        assert used <= listed, (used, listed, embed.description)
+
+
+def text_markers_travel_with_sources(content: str) -> None:
+    """The same for a plain-text message: each ``[n]`` outside the quotes has the quoted source
+    ``> **[n] …**`` in this message, and every quoted line sits under its source's label here
+    (no quote cut away into another message)."""
+    listed: set[int] = set()
+    used: set[int] = set()
+    in_quote = False
+    for line in content.splitlines():
+        if m := re.match(r"> \*\*\[(\d+)\] .+\*\*$", line):
+            listed.add(int(m.group(1)))
+            in_quote = True
+        elif line.startswith("> "):
+            assert in_quote, f"a quoted line without its source label in this message: {line!r}"
+        else:
+            in_quote = False
+            used |= {int(n) for n in _MARKER.findall(line)}
+    assert used <= listed, (used, listed, content)
 
 
 def no_live_mentions(text: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import pickle
@@ -102,7 +103,7 @@ def _run_bot(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     clean.update(env)
     clean["PYTHONPATH"] = str(ROOT)
     return subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, env=clean, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, check=False)
 
 
 def test_python_m_bot_without_a_token_fails_in_one_line(tmp_path: Path):
@@ -157,37 +158,126 @@ def test_a_rejected_token_is_one_line_and_exit_1(tmp_path: Path, monkeypatch, ca
     ]
 
 
-def test_a_successful_start_builds_the_index_then_connects(corpus: Path, embedder, monkeypatch, capsys):
-    """login → index check (built here, as it is missing) → connect; the intent error is one line."""
-    import bot.__main__ as entry
+def _start_offline(corpus: Path, monkeypatch, login=None) -> list:
+    """``python -m bot`` in ``corpus`` without a network: login succeeds (or runs ``login``)."""
     import bot.logs
 
     from ..conftest import ENCODERS
 
-    calls = []
+    calls: list = []
 
-    async def login(self, token):
+    async def fake_login(self, token):
         calls.append(("login", token == TOKEN))
-
-    async def connect_refused(self, *, reconnect=True):
-        calls.append(("connect", (corpus / "index" / "CURRENT").is_file()))
-        raise discord.PrivilegedIntentsRequired(None)
-
-    async def connect_then_stop(self, *, reconnect=True):
-        calls.append(("connect", True))
 
     monkeypatch.chdir(corpus)
     monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
     monkeypatch.setenv("QA_ENCODER_DIR", str(ENCODERS[0]))
-    monkeypatch.setattr(discord.Client, "login", login)
-    monkeypatch.setattr(bot.logs, "configure_logging", lambda *a, **k: None)
+    monkeypatch.setattr(discord.Client, "login", login or fake_login)
+    monkeypatch.setattr(bot.logs, "configure_logging", lambda *a, **k: None)  # keep pytest's log capture
+    return calls
+
+
+def test_a_successful_start_builds_the_index_then_connects(corpus: Path, embedder, monkeypatch, capsys, caplog):
+    """login → index check (built here, as it is missing) → connect. Without the Server Members
+    intent in the portal the bot warns once and connects without it; without Message Content it
+    stops with one line."""
+    import bot.__main__ as entry
+
+    calls = _start_offline(corpus, monkeypatch)
+
+    async def connect_refused(self, *, reconnect=True):  # what discord.py raises on close code 4014
+        calls.append(("connect", (corpus / "index" / "CURRENT").is_file(), self.intents.members))
+        raise discord.PrivilegedIntentsRequired(None)
+
+    async def connect_without_members(self, *, reconnect=True):
+        calls.append(("connect", True, self.intents.members))
+        if self.intents.members:
+            raise discord.PrivilegedIntentsRequired(None)
+        assert self._connection.member_cache_flags.joined is False and not self._connection._chunk_guilds
+
+    # Only Message Content is on in the portal: one warning, then connected without members.
+    monkeypatch.setattr(discord.Client, "connect", connect_without_members)
+    with caplog.at_level(logging.WARNING):
+        assert entry.main([]) == 0
+    assert calls == [("login", True), ("connect", True, True), ("connect", True, False)]
+    assert capsys.readouterr().err == ""
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == ["Server Members intent not enabled in the Developer Portal; continuing without it"]
+
+    # Message Content is off too: refused twice, one line, exit 1.
+    calls.clear()
+    caplog.clear()
     monkeypatch.setattr(discord.Client, "connect", connect_refused)
     assert entry.main([]) == 1
-    assert calls == [("login", True), ("connect", True)]  # the index existed before connecting
-    err = capsys.readouterr().err.splitlines()
-    assert err == ["qa-bot: error: Discord refused the privileged gateway intents; turn on the Message Content "
-                   "and Server Members intents (or set QA_BOT_MEMBERS_INTENT=0) in the Developer Portal (Bot → "
-                   "Privileged Gateway Intents)"]
-    monkeypatch.setattr(discord.Client, "connect", connect_then_stop)
+    assert calls == [("login", True), ("connect", True, True), ("connect", True, False)]
+    assert capsys.readouterr().err.splitlines() == [
+        ("qa-bot: error: Discord refused the privileged gateway intents; turn on the Message Content intent in the "
+         "Developer Portal (Bot → Privileged Gateway Intents)")
+    ]
+
+    # With QA_BOT_MEMBERS_INTENT=0 there is nothing to fall back from: one attempt, the same line.
+    calls.clear()
+    monkeypatch.setenv("QA_BOT_MEMBERS_INTENT", "0")
+    assert entry.main([]) == 1
+    assert calls == [("login", True), ("connect", True, False)]
+    assert "turn on the Message Content intent" in capsys.readouterr().err
+
+
+def test_a_slow_command_sync_is_not_reported_as_discord_being_unreachable(corpus: Path, embedder, monkeypatch,
+                                                                           capsys):
+    """The real login (HTTP faked): setup_hook starts the sync, which outlasts the connect timeout."""
+    import bot.__main__ as entry
+
+    user = {"id": "424242", "username": "qa", "discriminator": "0", "avatar": None, "bot": True}
+    app = type("App", (), {"id": 424242, "interactions_endpoint_url": None, "flags": discord.ApplicationFlags()})
+    never = asyncio.Event()
+    synced = []
+
+    async def static_login(self, token):
+        return user
+
+    async def application_info(self):
+        return app
+
+    async def slow_sync(self, *, guild=None):
+        synced.append(guild.id)
+        await never.wait()  # Discord is slow today: longer than QA_BOT_CONNECT_TIMEOUT
+
+    async def connect(self, *, reconnect=True):
+        await asyncio.sleep(0)
+        assert synced == [123456789012345678]  # the sync started (in setup_hook)
+
+    calls = _start_offline(corpus, monkeypatch, login=discord.Client.login)
+    monkeypatch.setattr(discord.http.HTTPClient, "static_login", static_login)
+    monkeypatch.setattr(discord.Client, "application_info", application_info)
+    monkeypatch.setattr(discord.app_commands.CommandTree, "sync", slow_sync)
+    monkeypatch.setattr(discord.Client, "connect", connect)
+    monkeypatch.setenv("QA_BOT_SYNC", "123456789012345678")
+    monkeypatch.setenv("QA_BOT_CONNECT_TIMEOUT", "1")
     assert entry.main([]) == 0
-    assert capsys.readouterr().err == ""
+    assert calls == [] and capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("where", ["Engine", "ensure_index"])
+def test_an_unexpected_start_error_is_one_line_without_a_traceback(corpus: Path, embedder, monkeypatch, capsys,
+                                                                   caplog, where):
+    import bot.__main__ as entry
+    import qa.engine
+
+    _start_offline(corpus, monkeypatch)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"disk on fire near {TOKEN}")
+
+    if where == "Engine":
+        monkeypatch.setattr(qa.engine, "Engine", broken)
+    else:
+        monkeypatch.setattr(qa.engine.Engine, "ensure_index", broken)
+    with caplog.at_level(logging.DEBUG, logger="bot"):
+        assert entry.main([]) == 1
+    err = capsys.readouterr().err
+    what = "could not start" if where == "Engine" else "could not prepare the index"
+    assert err.splitlines() == [f"qa-bot: error: {what}: RuntimeError: disk on fire near [redacted]"]
+    # the traceback is there for whoever runs with QA_BOT_LOG_LEVEL=DEBUG
+    [record] = [r for r in caplog.records if r.exc_info]
+    assert record.levelno == logging.DEBUG and "disk on fire" in str(record.exc_info[1])

@@ -9,7 +9,13 @@ import pytest
 from bot import formatting as fmt
 from qa.answer import Answer, AnswerSentence, Citation
 
-from .limits import check_embed, check_message, markers_travel_with_sources, no_live_mentions
+from .limits import (
+    check_embed,
+    check_message,
+    markers_travel_with_sources,
+    no_live_mentions,
+    text_markers_travel_with_sources,
+)
 
 LONG = ("The harbour of Port Quill keeps detailed ledgers of every vessel, cargo, tide and storm. ") * 60  # ~5,000
 
@@ -30,6 +36,8 @@ def all_checks(replies: list[fmt.Reply]) -> None:
     for reply in replies:
         check_message(reply.content, reply.embeds)
         markers_travel_with_sources(reply.embeds)
+        if not reply.embeds:
+            text_markers_travel_with_sources(reply.content)
 
 
 def test_a_plain_answer_is_one_embed_with_markers_and_numbered_sources():
@@ -73,7 +81,7 @@ def test_many_long_sources_are_split_and_every_marker_travels_with_its_source():
     all_checks(replies)
     # every sentence and every source is shown exactly once, in order
     descriptions = "\n".join(e.description or "" for r in replies for e in r.embeds)
-    assert [int(n) for n in re.findall(r"\[(\d+)\]$", descriptions, re.M)] == list(range(1, 13))
+    assert [int(n) for n in re.findall(r"\[(\d+)\]$", descriptions, re.MULTILINE)] == list(range(1, 13))
     names = [f.name for r in replies for e in r.embeds for f in e.fields]
     assert [int(re.match(r"\[(\d+)\]", n).group(1)) for n in names] == list(range(1, 51))
     assert all(n.endswith("file\\_name.txt · lines " + n.split("lines ")[1].split(" —")[0]) or "—" in n for n in names)
@@ -142,3 +150,57 @@ def test_embed_sizes_are_counted_like_discord():
 ])
 def test_unescape_reads_back_what_escape_wrote(text):
     assert fmt.unescape(fmt.escape(text)) == text
+
+
+def _three_long_sentences() -> Answer:
+    """Sentences citing [1], [2], then [1] again, each long enough that they cannot share an embed."""
+    sentence = "The harbour ledgers record every vessel, cargo, tide and storm of the northern coast. " * 25
+    texts = [f"First {sentence}", f"Second {sentence}", f"Third, again from the first source: {sentence}"]
+    c1 = citation(1, LONG, cited=True, highlights=[(0, 600)])
+    c2 = citation(2, LONG, cited=True, source="source_docs/b.txt", highlights=[(700, 1300)])
+    return answer([(texts[0], 1), (texts[1], 2), (texts[2], 1)], [c1, c2, citation(3)])
+
+
+def test_a_repeated_marker_in_a_later_embed_or_message_brings_its_source_along():
+    a = _three_long_sentences()
+    replies = fmt.format_answer(a)
+    embeds = [e for r in replies for e in r.embeds]
+    assert len(embeds) > 1  # the third sentence does not fit next to the first two
+    all_checks(replies)
+    third = next(e for e in embeds if "Third, again from the first source" in (e.description or ""))
+    assert third is not embeds[0]
+    [repeat] = [f for f in third.fields if f.name.startswith("[1] ")]
+    assert repeat.name.endswith(" (continued)") and repeat.value
+    # the full source [1] is still listed once, with the first sentence
+    assert [f.name for f in embeds[0].fields][:1] == ["[1] source\\_docs/a.txt · lines 1–4"]
+    # plain text: each message showing [1] quotes source [1]
+    text = fmt.format_answer_text(a)
+    assert len(text) == 3
+    all_checks(text)
+    assert "> **[1] source\\_docs/a.txt · lines 1–4 (continued)**" in text[2].content
+
+
+def test_every_message_of_a_long_answer_names_its_question():
+    a = _three_long_sentences()
+    a.question = "What do the harbour ledgers record?"
+    for replies in (fmt.format_answer(a), fmt.format_answer_text(a)):
+        assert len(replies) > 1 or len(replies[0].embeds) > 1
+        for i, reply in enumerate(replies):
+            shown = fmt.read_answer(reply.content, reply.embeds)
+            assert shown.question == "What do the harbour ledgers record?"
+            first = reply.embeds[0].title if reply.embeds else reply.content.splitlines()[0]
+            assert first.endswith("(continued)") == (i > 0)
+
+
+def test_plain_text_counts_the_quote_prefixes_of_a_passage_of_many_short_lines():
+    fact = "The chief warden is Marguerite Oyelaran-Vasquez."
+    lines = ["x"] * 500 + [fact] + ["y"] * 500
+    text = "\n".join(lines)
+    start = text.index(fact)
+    c1 = citation(1, text, cited=True, source="source_docs/" + "very-long-folder-name/" * 10 + "ledger.txt",
+                  highlights=[(start, start + len(fact))])
+    a = answer([("Marguerite Oyelaran-Vasquez keeps the ledgers of the harbour. " * 14, 1)], [c1])
+    replies = fmt.format_answer_text(a)
+    all_checks(replies)  # every quoted line stays under its source's label, in the sentence's message
+    [first] = [r.content for r in replies if "[1]" in r.content]
+    assert "Oyelaran-Vasquez" in first and first.count("\n> ") > 50

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.memory import BoundedLRU, ConversationKey, ConversationStore
 from bot.ratelimit import RateLimiter
+from bot.service import QAService
 from qa.conversation import Turn
 
 
@@ -76,3 +79,49 @@ def test_rate_limit_memory_is_bounded_and_zero_disables():
     assert len(limiter) <= 100
     off = RateLimiter(limit=0, window_s=1)
     assert all(off.hit(1).allowed for _ in range(100))
+
+
+async def test_a_question_keeps_the_conversation_slot_it_waited_for(bot_settings, seed_engine, monkeypatch):
+    """With eviction, a question that waited for a conversation's lock still uses that slot's
+    conversation, so no two questions ever write to one conversation at once."""
+    service = QAService(bot_settings(seed_engine, max_conversations=1), seed_engine)
+    running: dict[int, int] = {}
+    overlaps, started = [], []
+    gates = {q: asyncio.Event() for q in ("a1", "a2", "a3")}
+
+    async def ask(question, conversation=None):  # the engine, in conversations the test controls
+        if running.get(id(conversation)):
+            overlaps.append(question)
+        running[id(conversation)] = running.get(id(conversation), 0) + 1
+        started.append(question)
+        try:
+            if question in gates:
+                await gates[question].wait()
+            return question
+        finally:
+            running[id(conversation)] -= 1
+
+    async def until_started(question):
+        for _ in range(100_000):
+            if question in started:
+                return
+            await asyncio.sleep(0)
+        raise AssertionError(f"{question} never reached the engine")
+
+    monkeypatch.setattr(service.worker, "ask", ask)
+    a, b = ConversationKey("channel", 1, 1), ConversationKey("channel", 1, 2)
+    first = asyncio.create_task(service.answer("a1", a))
+    await until_started("a1")
+    second = asyncio.create_task(service.answer("a2", a))  # waits for a's lock …
+    await asyncio.sleep(0)
+    assert await service.answer("b", b) == "b"  # … while conversation b pushes a out of the store
+    gates["a1"].set()
+    await first
+    await until_started("a2")
+    third = asyncio.create_task(service.answer("a3", a))
+    await until_started("a3")
+    gates["a2"].set()
+    gates["a3"].set()
+    assert await asyncio.gather(second, third) == ["a2", "a3"]
+    assert overlaps == []
+    service.close()

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 
 import discord
 import discord.ext.test as dpytest
 
 from bot.formatting import NOT_FOUND_TEXT
+from bot.service import APOLOGY
 
-from .harness import message_text, pings_nobody
+from .harness import message_text, pings_nobody, raw_message
 from .limits import check_message, markers_travel_with_sources, no_live_mentions
 
 SEED_SOURCE = "source\\_docs/russia-united-states-relations.txt"
@@ -38,7 +40,11 @@ async def test_a_mention_gets_a_cited_answer(discord_seed):
     assert "Lynne M. Tracy [1]" in embed.description
     assert embed.fields[0].name.startswith(f"[1] {SEED_SOURCE} · lines ")
     assert "Lynne M. Tracy" in embed.fields[0].value
-    assert sent[0].reference is None or sent[0].reference.message_id == question.id
+    # a reply to the question (sent even if the question is deleted meanwhile) that pings nobody
+    payload = fake.sent_payloads[-1]
+    assert payload["message_reference"]["message_id"] == question.id
+    assert payload["message_reference"]["fail_if_not_exists"] is False
+    assert payload["allowed_mentions"]["replied_user"] is False
     check_all(fake, sent)
     # the answer carries the Sources / 👍 / 👎 buttons (components are in the sent payload)
     buttons = [c["custom_id"] for row in fake.sent_payloads[-1]["components"] for c in row["components"]]
@@ -81,6 +87,59 @@ async def test_a_reply_to_an_answer_is_a_follow_up(discord_seed):
     assert "Understood as:" in embed.footer.text and "Yeltsin" in embed.footer.text
 
 
+async def test_a_reply_to_someone_elses_answer_continues_in_the_replier_s_own_conversation(discord_seed):
+    fake = discord_seed
+    await fake.say(f"{fake.mention()} Who was the Russian president in the 1990s?", member=0)
+    [answer] = fake.sent()
+    await fake.reply("What did he oppose in 1999?", to=answer, member=1)  # member 1 replies to member 0's answer
+    [follow] = fake.sent()
+    assert "Kosovo" in follow.embeds[0].description and "Yeltsin" in follow.embeds[0].footer.text
+    # member 1's own conversation goes on from there …
+    await fake.say(f"{fake.mention()} When did he resign?", member=1)
+    [again] = fake.sent()
+    assert "Yeltsin" in again.embeds[0].footer.text
+    # … and member 0's conversation holds member 0's question alone
+    [call] = await fake.slash("reset", member=0)
+    assert call.content == "Done — I forgot our last 1 turn here."
+
+
+async def test_a_reply_to_an_answer_sent_before_a_restart_is_a_follow_up(make_discord, seed_engine):
+    old = await make_discord(seed_engine)
+    await old.say(f"{old.mention()} Who was the Russian president in the 1990s?")
+    raw = raw_message(old.sent()[0])
+    new = await make_discord(seed_engine)  # a new process: the answer is not in memory
+    answer = new.adopt(raw)
+    await new.reply("What did he oppose in 1999?", to=answer, member=1)
+    [follow] = new.sent()
+    assert "Kosovo" in follow.embeds[0].description and "Yeltsin" in follow.embeds[0].footer.text
+
+
+async def test_a_question_deleted_before_the_answer_still_gets_it(discord_seed):
+    fake = discord_seed
+    question = fake.post(f"{fake.mention()} Who is the US ambassador to Russia?")
+    fake.deleted.add(question.id)  # deleted by its author while the bot was thinking
+    await dpytest.run_all_events()
+    [answer] = fake.sent()
+    assert "Lynne M. Tracy [1]" in answer.embeds[0].description
+
+
+async def test_a_formatting_error_gets_an_apology_and_a_logged_traceback(discord_seed, monkeypatch, caplog):
+    import bot.delivery
+
+    fake = discord_seed
+
+    def broken(answer):
+        raise ValueError("embed exploded")
+
+    monkeypatch.setattr(bot.delivery, "format_answer", broken)
+    with caplog.at_level(logging.ERROR, logger="bot"):
+        await fake.say(f"{fake.mention()} Who is the US ambassador to Russia?")
+    [reply] = fake.sent()
+    assert reply.content == APOLOGY
+    record = next(r for r in caplog.records if r.name == "bot.listeners")
+    assert record.exc_info and "embed exploded" in str(record.exc_info[1])
+
+
 async def test_thread_mode_opens_a_thread_and_follow_ups_there_use_the_earlier_turn(make_discord, seed_engine):
     fake = await make_discord(seed_engine, thread_mode=True)
     await fake.say(f"{fake.mention()} Who was the Russian president in the 1990s?")
@@ -120,7 +179,8 @@ async def test_an_everyone_passage_and_question_ping_nobody(make_discord, specia
     assert "notice-board.txt" in text.replace("\\", "")
     no_live_mentions(text)
     assert "@\u200beveryone" in text and "<\u200b@&123>" in text
-    assert "\\[a hidden link](https://evil.example/phish)" in text or "hidden link" not in text
+    assert "\\[a hidden link](https://evil.example/phish)" in text  # shown, as text: not a masked link
+    assert not re.search(r"(?<!\\)\[a hidden link\]\(", text)
     check_all(fake, sent)
     for m in sent:
         assert not m.mention_everyone and m.role_mentions == [] and m.mentions == []
@@ -200,7 +260,12 @@ async def test_twenty_concurrent_questions_are_all_answered_without_blocking_the
     await ticker
     sent = fake.sent()
     assert len(sent) == 20
-    assert {m.reference.message_id for m in sent if m.reference} <= {m.id for m in posted}
+    # each question answered exactly once, by a reply carrying its own question
+    answered = sorted(p["message_reference"]["message_id"] for p in fake.sent_payloads)
+    assert answered == sorted(m.id for m in posted)
+    asked = {m.id: m.content.removeprefix(f"{fake.mention()} ") for m in posted}
+    for payload in fake.sent_payloads:
+        assert payload["embeds"][0]["title"] == asked[payload["message_reference"]["message_id"]]
     assert all(m.embeds and "[1]" in m.embeds[0].description for m in sent)
     assert max(gaps) < 0.5, f"the event loop stalled for {max(gaps):.2f} s"
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
+import threading
 
 import discord
 from discord.ext.test import backend
 
+from bot.feedback import FeedbackLog
 from bot.memory import AnswerCache
-from bot.views import FEEDBACK_DOWN_ID, FEEDBACK_UP_ID, SOURCES_ID, AnswerView
+from bot.service import BUSY
+from bot.views import ALREADY_VOTED, FEEDBACK_DOWN_ID, FEEDBACK_UP_ID, SOURCES_ID, AnswerView
+from bot.worker import Busy
 from qa.engine import Engine
 
-from .harness import pings_nobody
+from .harness import pings_nobody, raw_message
 from .limits import check_message, markers_travel_with_sources, no_live_mentions
 
 MANAGE = discord.Permissions(manage_guild=True)
@@ -74,6 +79,42 @@ async def test_reset_forgets_the_conversation(discord_seed):
     assert call.ephemeral and call.content.startswith("Done — I forgot our last 2 turns here.")
     calls = await fake.slash("ask", question="What did he oppose in 1999?")
     assert not calls[-1].embeds[0].footer.text
+
+
+async def test_a_reset_during_an_answer_in_progress_is_not_undone(discord_seed, monkeypatch):
+    fake = discord_seed
+    engine = fake.bot.service.engine
+    gate = threading.Event()
+    ask = engine.ask
+
+    def held(question, conversation=None, **kwargs):  # the engine, held until the test lets it go
+        gate.wait(60)
+        return ask(question, conversation, **kwargs)
+
+    monkeypatch.setattr(engine, "ask", held)
+    gate.set()
+    await fake.say(f"{fake.mention()} Who is the US ambassador to Russia?")
+    assert fake.sent()[0].embeds
+    gate.clear()
+    fake.post(f"{fake.mention()} Who was the Russian president in the 1990s?")  # being answered …
+    for _ in range(100_000):
+        if fake.bot.service.worker.pending:
+            break
+        await asyncio.sleep(0)
+    calls_before = len(fake.calls)
+    reset = await fake.start_slash("reset")  # … when the user resets the conversation
+    for _ in range(100_000):
+        if len(fake.calls) > calls_before:  # the command has answered or deferred
+            break
+        await asyncio.sleep(0)
+    gate.set()
+    calls = await reset
+    assert calls[-1].ephemeral and calls[-1].content == "Done — I forgot our last 2 turns here."
+    [answer] = fake.sent()
+    assert "Yeltsin" in answer.embeds[0].description
+    # nothing of the conversation survived the reset: "he" means nobody now
+    await fake.say(f"{fake.mention()} What did he oppose in 1999?")
+    assert not fake.sent()[0].embeds[0].footer.text
 
 
 async def test_reindex_needs_manage_server_or_the_admin_role(make_discord, fresh_engine, monkeypatch):
@@ -218,6 +259,113 @@ async def test_buttons_still_work_after_a_restart(discord_seed, bot_settings, se
     assert entry["citations"][0]["label"].startswith("[1] source_docs/russia-united-states-relations.txt · line")
 
 
+def _titles(calls) -> list[str]:
+    return [e.title for c in calls[1:] for e in c.embeds]
+
+
+async def test_buttons_on_a_multi_message_answer_work_after_a_real_restart(make_discord, archive_engine, bot_settings):
+    question = "Who was the founder of the Port Quill lighthouse guild?"
+    old = await make_discord(archive_engine)
+    await old.say(f"{old.mention()} {question}")
+    sent = old.sent()
+    assert len(sent) > 1  # one answer in several messages …
+    assert old.sent_payloads[-1]["components"] and not old.sent_payloads[0].get("components")  # … buttons on the last
+    assert sent[-1].embeds[0].title == f"{question} (continued)"
+    before = await old.click(sent[-1], SOURCES_ID)
+    assert "Adaeze Holloway-Brandt" in "\n".join(c.text for c in before)
+    raw = raw_message(sent[-1])
+
+    # A new process: a new bot (setup_hook run), nothing in memory; someone clicks the old buttons.
+    new = await make_discord(archive_engine)
+    assert new.bot is not old.bot and len(new.bot.persistent_views) == 1 and len(new.bot.service.answers) == 0
+    message = new.adopt(raw)
+    after = await new.click(message, SOURCES_ID)
+    assert after[0].kind == "defer" and all(c.ephemeral for c in after)
+    check_calls(after)
+    assert _titles(after) == _titles(before)  # the same passages as before the restart
+    await new.click(message, FEEDBACK_UP_ID, member=1)
+    entry = json.loads(bot_settings(archive_engine).feedback_file.read_text().splitlines()[-1])
+    assert entry["vote"] == "up" and entry["question"] == question and entry["answered"] is True
+    shown = [f.name.replace("\\", "") for e in sent[-1].embeds for f in e.fields]
+    assert [c["label"] for c in entry["citations"]] == shown
+
+
+async def test_after_a_restart_sources_re_ask_a_follow_up_as_understood_under_the_rate_limit(
+        make_discord, seed_engine, monkeypatch, caplog):
+    old = await make_discord(seed_engine)
+    await old.say(f"{old.mention()} Who was the Russian president in the 1990s?")
+    [first] = old.sent()
+    await old.reply("And who did he work with on the war in Afghanistan?", to=first)
+    [follow] = old.sent()
+    assert "Understood as: And who did Boris Yeltsin work with" in follow.embeds[0].footer.text
+    before = await old.click(follow, SOURCES_ID)
+    raw = raw_message(follow)
+
+    new = await make_discord(seed_engine, rate_limit=1, rate_window_s=3600)
+    asked = []
+    ask = new.bot.service.worker.ask
+
+    async def spy(question, conversation=None):
+        asked.append(question)
+        return await ask(question, conversation)
+
+    monkeypatch.setattr(new.bot.service.worker, "ask", spy)
+    message = new.adopt(raw)
+    after = await new.click(message, SOURCES_ID)
+    assert _titles(after) == _titles(before)  # the cited passages, numbered as in the answer
+    assert [q.startswith("And who did Boris Yeltsin work with on the war in Afghanistan?") for q in asked] == [True]
+    # each re-ask counts against the clicker's rate limit
+    [call] = (await new.click(message, SOURCES_ID))[1:]
+    assert call.ephemeral and call.content.startswith("You're asking faster than I can keep up — please wait")
+    assert len(asked) == 1
+    # a busy bot says so, privately, without logging an error
+    async def busy(question, conversation=None):
+        raise Busy()
+
+    monkeypatch.setattr(new.bot.service.worker, "ask", busy)
+    with caplog.at_level(logging.DEBUG, logger="bot"):
+        calls = await new.click(message, SOURCES_ID, member=1)
+    assert calls[-1].ephemeral and calls[-1].content == BUSY
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+async def test_one_vote_per_person_per_answer(discord_seed, bot_settings, seed_engine):
+    fake = discord_seed
+    await fake.say(f"{fake.mention()} Who is the US ambassador to Russia?")
+    [answer] = fake.sent()
+    first = await fake.click(answer, FEEDBACK_UP_ID, member=1)
+    assert first[-1].content == "Thanks — glad it helped."
+    for custom_id in (FEEDBACK_UP_ID, FEEDBACK_DOWN_ID):  # again, or changing their mind
+        [call] = await fake.click(answer, custom_id, member=1)
+        assert call.kind == "message" and call.ephemeral and call.content == ALREADY_VOTED
+    other = await fake.click(answer, FEEDBACK_DOWN_ID, member=2)
+    assert other[-1].content.startswith("Thanks — noted")
+    lines = [json.loads(line) for line in bot_settings(seed_engine).feedback_file.read_text().splitlines()]
+    assert [entry["vote"] for entry in lines] == ["up", "down"]
+
+
+async def test_the_feedback_key_file_is_read_off_the_event_loop(make_discord, seed_engine, bot_settings, monkeypatch):
+    fake = await make_discord(seed_engine, feedback_salt=None)  # the key lives in a file next to the feedback
+    loop_thread = threading.current_thread()
+    readers = []
+    hash_key = FeedbackLog._hash_key
+
+    def spy(self):
+        readers.append(threading.current_thread())
+        return hash_key(self)
+
+    monkeypatch.setattr(FeedbackLog, "_hash_key", spy)
+    await fake.say(f"{fake.mention()} Who is the US ambassador to Russia?")
+    [answer] = fake.sent()
+    calls = await fake.click(answer, FEEDBACK_UP_ID)
+    assert calls[-1].content == "Thanks — glad it helped."
+    assert readers and loop_thread not in readers
+    path = bot_settings(seed_engine).feedback_file
+    key = path.with_name(path.name + ".key").read_bytes().strip()
+    entry = json.loads(path.read_text().splitlines()[-1])
+    assert entry["user"] == hmac.new(key, str(fake.member(0).id).encode(), hashlib.sha256).hexdigest()
+
+
 async def test_ask_is_refused_where_the_bot_does_not_answer(make_discord, seed_engine):
     fake = await make_discord(seed_engine, channels=frozenset({1}))
     [call] = await fake.slash("ask", question="Who is the US ambassador to Russia?")
@@ -238,6 +386,8 @@ async def test_commands_are_synced_only_when_configured(bot_settings, seed_engin
         synced.clear()
         bot = create_bot(bot_settings(seed_engine, sync=target), seed_engine)
         await bot.setup_hook()
+        if bot.sync_task is not None:  # the sync runs in the background
+            await bot.sync_task
         assert synced == expected
         assert {c.name for c in bot.tree.get_commands()} == {"ask", "reset", "reindex", "stats"}
         if target.isdigit():  # a test guild gets the global commands copied, for instant updates
