@@ -15,16 +15,20 @@ import time
 import numpy as np
 import pytest
 
+from qa.answer import NOT_FOUND, Answer, AnswerSentence
 from qa.cli import _chat_interactive, _chat_json, main, render_answer
 from qa.conversation import (
     Conversation,
     PlanParams,
     QueryPlan,
     Turn,
+    as_asked,
     entities,
     fuse,
     is_follow_up,
+    lead_with_new,
     plan,
+    says_nothing_new,
     sentence_adjustment,
     weigh,
 )
@@ -146,6 +150,30 @@ def test_a_self_contained_new_question_is_not_dragged_back(seed_engine):
     # The conversation now is about Hegseth: "he" follows the switch.
     answer = seed_engine.ask("What did he order?", conversation)
     assert "Pete Hegseth" in answer.understood_as and "cyber operations" in answer.answer
+
+
+def test_a_declined_question_does_not_sink_the_next_one(seed_engine):
+    conversation = Conversation()
+    declined = seed_engine.ask("What is the capital of France?", conversation)
+    assert not declined.answered
+    alone = seed_engine.ask("What did he oppose in 1999?")
+    answer = seed_engine.ask("What did he oppose in 1999?", conversation)
+    # The declined turn's words must not drag an answerable question below the threshold.
+    assert answer.answered and _cites(answer, "1999 NATO intervention in Kosovo")
+    assert answer.answer == alone.answer and answer.understood_as is None  # nobody for "he" to be
+    assert len(conversation) == 2
+
+
+def test_a_self_contained_question_answered_alone_is_taken_as_asked(seed_engine):
+    conversation = Conversation()
+    seed_engine.ask("Who led Russia after the dissolution of the Soviet Union?", conversation)
+    # It shares "Russia" with the last turn and points back at nothing; it is answered on its own,
+    # so the last turn's words ("led", "dissolution") are not added to it.
+    alone = seed_engine.ask("When did Russia annex Crimea?")
+    answer = seed_engine.ask("When did Russia annex Crimea?", conversation)
+    assert answer.understood_as is None
+    assert _cites(answer, "annexation of Crimea") and answer.answer == alone.answer
+    assert [c.text for c in answer.citations] == [c.text for c in alone.citations]
 
 
 def test_reset_forgets_the_history(seed_engine):
@@ -319,6 +347,69 @@ def test_a_follow_up_demotes_what_was_said_and_bare_labels():
 
 def _hit(row: int, score: float = 0.5) -> Hit:
     return Hit(row, score, 0.5, 0.5, np.array([row]), np.array([0.5]))
+
+
+def _answer(*quoted: tuple[str, float]) -> Answer:
+    if not quoted:
+        return Answer("q", NOT_FOUND, False, [])
+    return Answer("q", " ".join(f"{t} [1]" for t, _ in quoted), True, [],
+                  [AnswerSentence(t, 1, 1, v) for t, v in quoted])
+
+
+KOSOVO = "The 1999 NATO intervention in Kosovo was strongly opposed by Yeltsin."
+
+
+def test_an_answer_that_only_repeats_the_last_one_says_nothing_new():
+    conversation = _after("Who led Russia after the dissolution of the Soviet Union?", YELTSIN)
+    p = plan("Any reason for the warmth?", conversation)
+    assert says_nothing_new(p, _answer((YELTSIN, 1.0)))  # the old sentence alone: nothing new
+    assert not says_nothing_new(p, _answer((YELTSIN, 1.0), (KOSOVO, 0.8)))  # something new beside it
+    assert says_nothing_new(p, _answer())  # declined: the caller tries the question alone
+    # The same sentence may answer a question about something it holds, or one without words.
+    assert not says_nothing_new(plan("In which years was Yeltsin president?", conversation), _answer((YELTSIN, 1.0)))
+    assert not says_nothing_new(plan("Since when?", conversation), _answer((YELTSIN, 1.0)))
+    # A question taken as asked (no history) is never second-guessed.
+    assert not says_nothing_new(QueryPlan([("q", 1.0)], None, "q"), _answer((YELTSIN, 1.0)))
+
+
+def test_the_sentence_a_resolved_question_names_is_not_a_repeat():
+    hegseth = "Defense Secretary Pete Hegseth has also ordered the suspension of offensive cyber operations."
+    conversation = _after("Who ordered the suspension of offensive cyber operations?", hegseth)
+    p = plan("What is his position?", conversation)
+    assert p.resolved == "What is Pete Hegseth's position?"
+    assert not says_nothing_new(p, _answer((hegseth, 1.0)))
+
+
+def test_a_follow_up_leads_with_the_passage_of_its_new_sentence():
+    conversation = _after("Who led Russia after the dissolution of the Soviet Union?", YELTSIN)
+    p = plan("Any reason for the warmth?", conversation)
+    hits = [_hit(1, 0.9), _hit(2, 0.8), _hit(3, 0.7)]
+    sentences = {1: YELTSIN, 2: "Unrelated.", 3: KOSOVO}
+    reordered = lead_with_new(p, hits, _answer((YELTSIN, 1.0), (KOSOVO, 0.8)), sentences)
+    assert [h.row for h in reordered] == [3, 1, 2]
+    assert [h.score for h in reordered] == [0.9, 0.8, 0.7]  # the scores stay in order
+    # Nothing to do when the answer already leads with something new, or has nothing new.
+    assert lead_with_new(p, hits, _answer((KOSOVO, 1.0), (YELTSIN, 0.8)), sentences) is None
+    assert lead_with_new(p, hits, _answer((YELTSIN, 1.0)), sentences) is None
+    assert lead_with_new(plan("Why?", conversation), hits, _answer((YELTSIN, 1.0), (KOSOVO, 0.8)), sentences) is None
+
+
+def test_a_follow_up_taken_as_asked_keeps_its_resolution():
+    conversation = _after("Who led Russia after the dissolution of the Soviet Union?", YELTSIN)
+    p = as_asked(plan("What did he oppose in 1999?", conversation), "What did he oppose in 1999?")
+    assert p.queries == [("What did Boris Yeltsin oppose in 1999?", 1.0)] and not p.follow_up
+    assert p.understood_as == "What did Boris Yeltsin oppose in 1999?" and p.person == "Boris Yeltsin"
+    unchanged = as_asked(plan("Any reason for the warmth?", conversation), "Any reason for the warmth?")
+    assert unchanged.understood_as is None and unchanged.queries == [("Any reason for the warmth?", 1.0)]
+
+
+def test_a_self_contained_question_keeps_history_only_while_it_would_be_declined():
+    conversation = _after("Who led Russia after the dissolution of the Soviet Union?", YELTSIN)
+    p = plan("Which NATO intervention did Russia oppose in 1999?", conversation)  # shares "Russia"
+    assert len(weigh(p, 0.3).queries) > 1  # below the answer threshold: the history helps
+    assert weigh(p, 0.4).queries == [("Which NATO intervention did Russia oppose in 1999?", 1.0)]
+    leaning = plan("What did he oppose in 1999?", conversation)
+    assert len(weigh(leaning, 0.4).queries) > 1  # a question pointing back keeps its history
 
 
 def test_rank_fusion_weighs_the_two_rankings():

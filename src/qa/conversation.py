@@ -18,9 +18,15 @@ earlier turns of its conversation:
 4. **Fuse**: the question's own ranking and the weighted question + history ranking are merged by
    weighted reciprocal-rank fusion.
 5. **Topic switch**: a question with no back-reference that shares no word with the recent turns,
-   or that retrieves so well on its own that the history's share would be negligible, is taken as
-   asked — a self-contained new question is not dragged back to the old topic.
-6. **Say something new**: when the answer's sentences are chosen, the sentences recent answers led
+   or that the engine would answer on its own (a self-contained question), or that retrieves so well
+   on its own that the history's share would be negligible, is taken as asked — a self-contained
+   new question is not dragged back to the old topic.
+6. **The history must help**: a follow-up with words of its own whose history-aware answer would
+   quote nothing but the sentence the last answer led with (the history only pulled it back to the
+   old passage), or would be declined while the question alone is answered (a declined turn's words
+   must not sink the next question), is taken as asked. One that would lead with that sentence
+   beside a new one leads with the new one's passage instead.
+7. **Say something new**: when the answer's sentences are chosen, the sentences recent answers led
    with are demoted unless they hold a word of the new question (always after "what else"), and
    are dropped when quoted beside a better new sentence (answers quote in reading order, so they
    would come first); bare title lines are demoted; after "why" a sentence giving a reason gains.
@@ -39,6 +45,7 @@ from qa.answer import NOT_FOUND
 from qa.keyword import tokenize
 
 if TYPE_CHECKING:
+    from qa.answer import Answer
     from qa.retrieval import Hit
 
 _WORD = re.compile(r"[A-Za-z][\w'’.-]*[\w]|[A-Za-z]|\d[\d,.–-]*\d|\d")
@@ -150,6 +157,10 @@ class QueryPlan:
     #: Stemmed words the question adds to the last one, and whether it asks "why" (sentence choice).
     asked_terms: frozenset[str] = frozenset()
     why: bool = False
+    #: The sentence the last answer led with, and the stemmed words the resolved question adds to
+    #: the last one ("pete", "hegseth", "position" for "What is his position?"): see :func:`is_said`.
+    said: str = ""
+    said_new_terms: frozenset[str] = frozenset()
 
 
 class Conversation:
@@ -427,12 +438,15 @@ class PlanParams:
     #: The share falls from the engine's answer threshold (below it the question alone would be
     #: declined) to this much above it, where it reaches its minimum.
     confidence_span: float = 0.3
-    #: A self-contained question on the same topic gets this fraction of the history share.
+    #: A self-contained question on the same topic gets this fraction of the history share — and
+    #: none once it retrieves well enough on its own to be answered (its own evidence reaches the
+    #: engine's answer threshold).
     continued_scale: float = 0.5
     #: Below this share the history is dropped: the question is taken as a new topic.
     min_history_share: float = 0.1
-    #: Weight of the older-turns query, relative to the last-turn expansion.
-    older_weight: float = 0.4
+    #: Weight of the older-turns query, relative to the last-turn expansion. The older-turns query
+    #: holds the last turn's context too, so at 1.0 an older turn counts half as much as the last.
+    older_weight: float = 1.0
     #: Older turns (before the last) taken into account.
     older_turns: int = 2
     #: Context words added from each turn.
@@ -453,6 +467,8 @@ class PlanParams:
 
     def history_share(self, confidence: float | None, scale: float, threshold: float = 0.35) -> float:
         """Share of the history queries for a question whose own retrieval scored ``confidence``."""
+        if scale < 1.0 and confidence is not None and confidence >= threshold:
+            return 0.0  # a self-contained question the engine would answer on its own
         t = 0.5 if confidence is None else min(1.0, max(0.0, (confidence - threshold) / self.confidence_span))
         high, low = self.history_weight
         return (high + (low - high) * t) * scale
@@ -557,7 +573,8 @@ def plan(
                        history_scale=1.0 if leaning else p.continued_scale,
                        empty=not content_words(resolved), params=p,
                        asked_terms=frozenset() if wants_new else _new_terms(question, last.understood_as),
-                       why=bool(_WHY.match(question)))
+                       why=bool(_WHY.match(question)), said=last.focus,
+                       said_new_terms=frozenset() if wants_new else _new_terms(resolved, last.understood_as))
     return weigh(result, None)
 
 
@@ -593,6 +610,70 @@ def sentence_adjustment(query_plan: QueryPlan, sentence: str) -> float:
     if query_plan.why and _BECAUSE.search(sentence):
         value += p.reason_bonus
     return value
+
+
+def as_asked(query_plan: QueryPlan, question: str) -> QueryPlan:
+    """The plan of a follow-up taken as asked: the question alone, without the history's context,
+    but with "he" and "the American one" still resolved (that rewrite is safe, and it is shown)."""
+    resolved = query_plan.resolved or question
+    return QueryPlan([(resolved, 1.0)], resolved if resolved != question else None, resolved, False,
+                     query_plan.person)
+
+
+def says_nothing_new(query_plan: QueryPlan, answer: Answer) -> bool:
+    """Whether a follow-up's history-aware answer adds nothing, so the question alone may do better.
+
+    True when the answer is declined (the caller then takes the question as asked if that is
+    answered: a declined earlier turn must not sink the next question), or when the question has
+    words of its own and the answer only quotes the sentence the last answer led with, which holds
+    none of the words the question, resolved, adds to the last one (see :func:`is_said`): the
+    history just pulled it back to the old passage. The same sentence may well answer "Since when
+    had they been imposed?" (it holds "imposed"), "What is his position?" (it names him: "Defense
+    Secretary Pete Hegseth …") or a question without words of its own ("Since when?", "Why?"):
+    those keep their history, and so does an answer that quotes anything new.
+    """
+    if not query_plan.follow_up:
+        return False
+    if not answer.answered:
+        return True
+    return not query_plan.empty and bool(answer.sentences) and all(is_said(query_plan, q.text) for q in answer.sentences)
+
+
+def is_said(query_plan: QueryPlan, sentence: str) -> bool:
+    """Whether the last answer led with ``sentence`` and it holds none of the words the question,
+    resolved, adds to the last one (so it does not answer anything new)."""
+    return bool(query_plan.said) and sentence == query_plan.said and not (query_plan.said_new_terms & _terms(sentence))
+
+
+def lead_with_new(query_plan: QueryPlan, hits: list[Hit], answer: Answer, sentences: dict[int, str]) -> list[Hit] | None:
+    """The hits reordered so a follow-up's answer leads with what is new, or ``None`` to keep them.
+
+    When the answer's best sentence is the one the last answer led with (see :func:`is_said`) but
+    it also quotes a new one from another passage — "any reason to end?" quoting a character's
+    farewell again beside the producer's announcement of the final season — the passage of the best
+    new sentence moves to the top of the sources (the scores stay in order), so the answer, quoting
+    in source order, leads with it. The old sentence stays as context. A question without words of
+    its own ("Since when?") may well be answered by the old sentence: its hits are kept.
+
+    Args:
+        query_plan: The follow-up's plan.
+        hits: The hits the answer was composed from, best first.
+        answer: The answer.
+        sentences: Sentence text by sentence row, for the rows of ``hits``.
+    """
+    if query_plan.empty or not answer.sentences:
+        return None
+    if not is_said(query_plan, max(answer.sentences, key=lambda q: q.score).text):
+        return None
+    new = [q for q in answer.sentences if not is_said(query_plan, q.text)]
+    if not new:
+        return None
+    best = max(new, key=lambda q: q.score).text
+    i = next((i for i, h in enumerate(hits) if any(sentences.get(int(r)) == best for r in h.sentence_rows)), 0)
+    if i == 0:
+        return None
+    order = [hits[i], *hits[:i], *hits[i + 1 :]]
+    return [replace(h, score=old.score) for h, old in zip(order, hits, strict=True)]
 
 
 #: Hits retrieved per ranking before a follow-up's rankings are fused.

@@ -12,9 +12,10 @@ turn; at every evaluated turn the reference passages are looked up in the rankin
 
 Scores are recall@5 and MRR of the reference passages, split by first turn / follow-up and by
 whether the evaluated turn switched topic (its reference passages share no document with the
-previous turn's: a label from the data, not from the method).
+previous turn's: a label from the data, not from the method). The report also scores the two
+halves of the dialogues (sorted by dialogue id), so a choice that helps only one half shows.
 
-Run: ``python -m qa.conversation_eval PATH [--json] [--limit N]``.
+Run: ``python -m qa.conversation_eval PATH [--json] [--limit N] [--halves]``.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class _Task:
     topic: str  # "first", "same" or "switch" (or "unknown" when the previous turn has no references)
     ranks: dict[str, list[str]] = field(default_factory=dict)
     used_history: bool = False  # whether the history-aware method used earlier turns at all
+    half: str = ""  # "A" or "B": the half of the dialogues (sorted by id) it belongs to
 
 
 def load_dialogues(path: Path) -> tuple[dict[str, list[dict]], dict[str, dict[str, dict]]]:
@@ -155,6 +157,8 @@ def evaluate(
     """
     started = time.time()
     dialogues, passages = load_dialogues(path)
+    ids = sorted(dialogues)
+    half = {d: "A" if i < len(ids) // 2 else "B" for i, d in enumerate(ids)}
     chosen = _choose(list(dialogues.values()), limit)
     with tempfile.TemporaryDirectory(prefix="qa-conv-eval-") as tmp:
         root = work_dir or Path(tmp)
@@ -169,7 +173,9 @@ def evaluate(
             if collection not in engines:
                 engines[collection] = _build(collection, passages[collection], root, settings, progress)
             engine, path_to_id = engines[collection]
-            results += _replay(engine, path_to_id, tasks, settings, methods)
+            for result in _replay(engine, path_to_id, tasks, settings, methods):
+                result.half = half[tasks[-1]["dialogue_id"]]
+                results.append(result)
             if progress:
                 print(f"dialogue {d}/{len(chosen)}: {len(tasks)} turns", file=sys.stderr)
     return _report(path, results, methods, time.time() - started)
@@ -227,16 +233,7 @@ def _replay(engine, path_to_id: dict[str, str], tasks: list[dict], settings: Set
     return out
 
 
-def _report(path: Path, results: list[_Task], methods: tuple[str, ...], seconds: float) -> dict:
-    groups: dict[str, list[_Task]] = {
-        "all": results,
-        "first turn": [r for r in results if r.turn == 1],
-        "follow-up": [r for r in results if r.turn > 1],
-        "follow-up, same topic": [r for r in results if r.turn > 1 and r.topic == "same"],
-        "follow-up, topic switch": [r for r in results if r.turn > 1 and r.topic == "switch"],
-        "follow-up (labelled Follow-up)": [r for r in results if r.turn > 1 and "Follow-up" in r.multi_turn],
-        "follow-up (labelled Clarification)": [r for r in results if r.turn > 1 and "Clarification" in r.multi_turn],
-    }
+def _table(groups: dict[str, list[_Task]], methods: tuple[str, ...]) -> dict:
     table = {}
     for name, members in groups.items():
         row: dict[str, object] = {"n": len(members)}
@@ -248,6 +245,26 @@ def _report(path: Path, results: list[_Task], methods: tuple[str, ...], seconds:
                     "mrr": round(sum(p[1] for p in pairs) / len(pairs), 4),
                 }
         table[name] = row
+    return table
+
+
+def _report(path: Path, results: list[_Task], methods: tuple[str, ...], seconds: float) -> dict:
+    groups: dict[str, list[_Task]] = {
+        "all": results,
+        "first turn": [r for r in results if r.turn == 1],
+        "follow-up": [r for r in results if r.turn > 1],
+        "follow-up, same topic": [r for r in results if r.turn > 1 and r.topic == "same"],
+        "follow-up, topic switch": [r for r in results if r.turn > 1 and r.topic == "switch"],
+        "follow-up (labelled Follow-up)": [r for r in results if r.turn > 1 and "Follow-up" in r.multi_turn],
+        "follow-up (labelled Clarification)": [r for r in results if r.turn > 1 and "Clarification" in r.multi_turn],
+    }
+    table = _table(groups, methods)
+    # The same for each half of the dialogues: first turns, follow-ups, topic switches.
+    halves = {
+        f"half {h}, {name}": [r for r in groups[name] if r.half == h]
+        for h in ("A", "B")
+        for name in ("first turn", "follow-up", "follow-up, same topic", "follow-up, topic switch")
+    }
     follow_ups = groups["follow-up"]
     return {
         "dataset": str(path),
@@ -257,9 +274,10 @@ def _report(path: Path, results: list[_Task], methods: tuple[str, ...], seconds:
         "k": K,
         "methods": list(methods),
         "groups": table,
+        "halves": _table(halves, methods),
         "seconds": round(seconds, 1),
         "per_turn": [
-            {"task_id": r.task_id, "turn": r.turn, "topic": r.topic, "multi_turn": r.multi_turn,
+            {"task_id": r.task_id, "turn": r.turn, "half": r.half, "topic": r.topic, "multi_turn": r.multi_turn,
              "used_history": r.used_history,
              **{m: dict(zip((f"recall@{K}", "rr"), _scores(r.ranks[m], r.references), strict=True)) for m in methods}}
             for r in results
@@ -267,12 +285,13 @@ def _report(path: Path, results: list[_Task], methods: tuple[str, ...], seconds:
     }
 
 
-def format_table(report: dict) -> str:
-    """The report as a Markdown table."""
+def format_table(report: dict, halves: bool = False) -> str:
+    """The report as a Markdown table (with ``halves``, followed by the rows of each half)."""
     k = report["k"]
     head = ["turns", "n"] + [f"{m} {s}" for m in report["methods"] for s in (f"R@{k}", "MRR")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name, row in report["groups"].items():
+    rows = report["groups"] | (report.get("halves", {}) if halves else {})
+    for name, row in rows.items():
         cells = [name, str(row["n"])]
         for m in report["methods"]:
             scores = row.get(m)
@@ -287,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
     parser.add_argument("--limit", type=int, metavar="N", help="evaluate at most N turns")
     parser.add_argument("--work-dir", type=Path, metavar="DIR", help="build the indexes here (kept)")
+    parser.add_argument("--halves", action="store_true", help="also show each half of the dialogues (by id)")
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
     if not args.path.is_file():
@@ -297,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
-        print(format_table(report))
+        print(format_table(report, args.halves))
         print(f"\n{report['turns_scored']} turns scored in {report['seconds']:.0f} s; the history-aware method used "
               f"earlier turns on {report['follow_ups_using_history']} of {report['follow_ups']} follow-ups")
     return 0

@@ -20,10 +20,13 @@ from qa.conversation import (
     FUSION_DEPTH,
     Conversation,
     Turn,
+    as_asked,
     fuse,
     is_repeat,
+    lead_with_new,
     plan,
     rarity_of,
+    says_nothing_new,
     sentence_adjustment,
     weigh,
 )
@@ -254,6 +257,7 @@ class Engine:
         vectors = self.encode_queries(texts)
         queries = [Query(t, v, w) for (t, w), v in zip(query_plan.queries, vectors, strict=True)]
         params = RetrievalParams.from_settings(s)
+        alone = None  # the question's own ranking, when it was fused with the history's
         if len(queries) > 1:
             # A follow-up: how well the question does on its own decides how much the earlier
             # turns weigh; then its own ranking and the history-aware one are fused by rank.
@@ -264,7 +268,7 @@ class Engine:
             if len(queries) > 1:
                 hits = fuse(alone, retrieve(index, queries, depth, params), query_plan.queries[0][1], top_k)
             else:  # a topic switch: the question alone
-                hits = alone[:top_k]
+                hits, alone = alone[:top_k], None
         else:
             hits = retrieve(index, queries, top_k, params)
         resolved = query_plan.resolved or question
@@ -284,6 +288,15 @@ class Engine:
             if top.text not in old_texts and any(q.text in old_texts for q in answer.sentences):
                 answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params,
                                  adjust=adjust | {r: -1e3 for r in old})
+            elif (reordered := lead_with_new(query_plan, hits, answer, sentences)) is not None:
+                # It would lead with what the last answer led with, beside something new: the new leads.
+                hits = reordered
+                answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params, adjust=adjust)
+        if alone is not None and says_nothing_new(query_plan, answer):
+            # The history added nothing (the old answer again, or a decline): the question as asked.
+            plain = compose(index, question, resolved, alone[:top_k], s.docs_dir.name, answer_params)
+            if answer.answered or plain.answered:
+                answer, query_plan = plain, as_asked(query_plan, question)
         answer.understood_as = query_plan.understood_as
         answer.warnings = warnings
         if conversation is not None:
