@@ -134,6 +134,11 @@ def test_calibration_separates_answerable_from_unanswerable(tmp_path, embedder):
     assert declined == 0.0
     rows = calibration.table([0.0, 1.0])
     assert rows[0]["answerable_declined"] == 0.0 and rows[1]["unanswerable_answered"] == 0.0
+    # The coverage rule only ever answers more.
+    assert len(calibration.answerable_covered) == 6 and calibration.unanswerable_covered.dtype == bool
+    for row in rows:
+        assert row["answerable_declined_with_rule"] <= row["answerable_declined"]
+        assert row["unanswerable_answered_with_rule"] >= row["unanswerable_answered"]
 
 
 def test_cli_eval_json(tmp_path, embedder, capsys, monkeypatch):

@@ -5,7 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.retrieval import Query, RetrievalParams, _best_two, _minmax, _pair_codes, retrieve
+from qa.retrieval import (
+    Hit,
+    Query,
+    RetrievalParams,
+    _best_two,
+    _dedup,
+    _local_idf,
+    _minmax,
+    _pair_codes,
+    retrieve,
+    span,
+)
 from qa.settings import Settings
 
 
@@ -38,9 +49,11 @@ def test_every_variant_finds_the_ambassador(seed_engine, params):
 
 def test_hits_carry_sentence_features(seed_engine):
     hits = retrieve(seed_engine.index(), _query(seed_engine, "Which 1999 intervention did Yeltsin oppose?"), 5)
+    chunks = seed_engine.index().chunks
     for h in hits:
-        n = int(seed_engine.index().chunks[h.row]["last"]) - int(seed_engine.index().chunks[h.row]["first"]) + 1
-        assert len(h.sentence_rows) == len(h.sentence_scores) == len(h.sentence_overlap) == len(h.sentence_pairs) == n
+        own = {s for r in h.rows for s in range(int(chunks[r]["first"]), int(chunks[r]["last"]) + 1)}
+        assert h.sentence_rows.tolist() == sorted(own)
+        assert len(h.sentence_rows) == len(h.sentence_scores) == len(h.sentence_overlap) == len(h.sentence_pairs)
         assert np.all((h.sentence_overlap >= 0) & (h.sentence_overlap <= 1 + 1e-9))
         assert np.all((h.sentence_pairs >= 0) & (h.sentence_pairs <= 1 + 1e-9))
     best = hits[0]
@@ -48,13 +61,115 @@ def test_hits_carry_sentence_features(seed_engine):
     assert "Kosovo" in seed_engine.index().sentence_text(top)
 
 
-def test_hits_are_distinct_passages(seed_engine):
-    hits = retrieve(seed_engine.index(), _query(seed_engine, "relations between Russia and the United States"), 10)
+@pytest.mark.parametrize("max_merged", [3, 1])
+def test_hits_are_distinct_passages(seed_engine, max_merged):
+    params = RetrievalParams(max_merged_chunks=max_merged)
+    hits = retrieve(seed_engine.index(), _query(seed_engine, "relations between Russia and the United States"), 10, params)
     for i, a in enumerate(hits):
         for b in hits[:i]:
             shared = len(set(a.sentence_rows.tolist()) & set(b.sentence_rows.tolist()))
+            # At most the designed overlap. (The seed article's paragraphs are short: its chunks
+            # overlap only inside a long paragraph, see test_retrieval_merges_...)
             assert shared * 2 <= len(a.sentence_rows)
-    assert len({h.row for h in hits}) == len(hits)
+    assert len({r for h in hits for r in h.rows}) == sum(len(h.rows) for h in hits)
+
+
+@pytest.fixture(scope="module")
+def long_engine(tmp_path_factory, embedder):
+    """An engine over one long paragraph (several overlapping chunks) and one short document."""
+    from qa.engine import Engine
+    from .conftest import make_settings
+
+    tmp = tmp_path_factory.mktemp("long")
+    docs = tmp / "source_docs"
+    docs.mkdir()
+    sentences = [f"The survey of station {i} found {i * 7} birds of {i + 2} species near the river bank in spring."
+                 for i in range(40)]
+    (docs / "survey.txt").write_text(" ".join(sentences) + "\n", "utf-8")
+    (docs / "other.txt").write_text("Bread is baked from flour, water and yeast.\n", "utf-8")
+    engine = Engine(make_settings(tmp))
+    engine.build()
+    return engine
+
+
+def _overlapping_chunks(index) -> tuple[int, int]:
+    chunks = index.chunks
+    for a in range(len(chunks) - 1):
+        if chunks[a]["doc"] == chunks[a + 1]["doc"] and chunks[a + 1]["first"] <= chunks[a]["last"]:
+            return a, a + 1
+    raise AssertionError("no overlapping chunks")
+
+
+def _fake_hit(index, row: int, score: float) -> Hit:
+    first, last = int(index.chunks[row]["first"]), int(index.chunks[row]["last"])
+    rows = np.arange(first, last + 1)
+    values = np.linspace(0.1, 0.5, len(rows)) + row  # tells the two chunks' values apart
+    return Hit(row, score, 0.5, 0.5, rows, values, values / 10, values / 100)
+
+
+def test_overlapping_chunks_of_a_document_merge_into_one_hit(long_engine):
+    index = long_engine.index()
+    a, b = _overlapping_chunks(index)
+    hits = [_fake_hit(index, b, 0.9), _fake_hit(index, a, 0.8)]
+    merged = _dedup(index, hits, 5, 0.999)
+    assert len(merged) == 1 and merged[0].rows == (b, a) and merged[0].score == 0.9
+    rows = merged[0].sentence_rows.tolist()
+    assert rows == list(range(int(index.chunks[a]["first"]), int(index.chunks[b]["last"]) + 1))
+    # Every sentence keeps its own scores; the shared one keeps the better hit's.
+    for r, value in zip(rows, merged[0].sentence_scores.tolist(), strict=True):
+        own = hits[0] if r >= int(index.chunks[b]["first"]) else hits[1]
+        assert value == own.sentence_scores[own.sentence_rows.tolist().index(r)]
+    start, end, start_line, end_line = span(index, merged[0])
+    assert (start, end) == (int(index.chunks[a]["start"]), int(index.chunks[b]["end"]))
+    assert (start_line, end_line) == (int(index.chunks[a]["start_line"]), int(index.chunks[b]["end_line"]))
+    # Without merging both stay (they share only the designed one-sentence overlap).
+    assert [h.row for h in _dedup(index, hits, 5, 0.999, max_merged=1)] == [b, a]
+
+
+def test_a_merged_hit_is_cited_as_the_whole_passage(long_engine):
+    from qa.answer import AnswerParams, compose
+
+    index = long_engine.index()
+    a, b = _overlapping_chunks(index)
+    hit = _dedup(index, [_fake_hit(index, a, 0.9), _fake_hit(index, b, 0.8)], 5, 0.999)[0]
+    answer = compose(index, "q", "q", [hit], "docs", AnswerParams(threshold=0.0))
+    citation = answer.citations[0]
+    doc_text = index.document_text(int(index.chunks[a]["doc"]))
+    assert citation.text == doc_text[int(index.chunks[a]["start"]) : int(index.chunks[b]["end"])]
+    # The quoted sentence comes from the later chunk (its values are higher) and is highlighted there.
+    (s, e), quoted = citation.highlights[0], answer.sentences[0].text
+    assert " ".join(citation.text[s:e].split()) == quoted
+    assert int(hit.sentence_rows[int(np.argmax(hit.sentence_scores))]) > int(index.chunks[a]["last"])
+
+
+def test_questions_lose_their_function_words():
+    from qa.keyword import query_tokens, tokenize
+
+    assert tokenize(["How many patents did Tesla hold?"])[0] == ["how", "mani", "patent", "did", "tesla", "hold"]
+    assert query_tokens("How many patents did Tesla hold?") == ("mani", "patent", "tesla", "hold")  # NLTK keeps "many"
+    assert query_tokens("What was the name of the company where he worked?") == ("name", "compani", "work")
+    assert list(query_tokens("How many patents did Tesla hold?", "bm25s")) == tokenize(["How many patents did Tesla hold?"])[0]
+
+
+def test_local_idf_weighs_words_that_separate_the_passages():
+    # Word 7 is in all three passages, word 9 in one, word 4 in none.
+    terms = np.array([7, 9, 7, 7, 7])
+    passage = np.array([0, 0, 1, 1, 2])  # word 7 twice in passage 1 counts once
+    idf = _local_idf(np.array([7, 9, 4]), terms, passage, 3)
+    expected = np.log1p((3 - np.array([3, 1, 0]) + 0.5) / (np.array([3, 1, 0]) + 0.5))
+    assert np.allclose(idf, expected)
+    assert idf[0] < idf[1] < idf[2]
+
+
+def test_local_idf_changes_the_overlap_only(seed_engine):
+    index, query = seed_engine.index(), _query(seed_engine, "Which 1999 intervention did Yeltsin oppose?")
+    local = retrieve(index, query, 5)
+    plain = retrieve(index, query, 5, RetrievalParams(overlap_idf="global"))
+    by_row = {h.row: h for h in plain}
+    for h in local:
+        if h.row in by_row and h.rows == by_row[h.row].rows:
+            assert np.allclose(h.sentence_scores, by_row[h.row].sentence_scores)
+            assert np.all((h.sentence_overlap >= 0) & (h.sentence_overlap <= 1 + 1e-9))
 
 
 def test_follow_up_queries_are_weighted(seed_engine):
@@ -81,6 +196,9 @@ def test_params_come_from_settings():
         0.2, 0.1, "rrf", 7, 0.5)
     # Defaults agree, so Engine.ask (which passes only the first three) ranks like `qa eval`.
     assert RetrievalParams.from_settings(Settings()) == RetrievalParams()
+    env = Settings.from_env({"QA_OVERLAP_IDF": "global", "QA_QUERY_STOPWORDS": "bm25s", "QA_MAX_MERGED_CHUNKS": "1"})
+    params = RetrievalParams.from_settings(env)
+    assert (params.overlap_idf, params.query_stopwords, params.max_merged_chunks) == ("global", "bm25s", 1)
 
 
 def test_bad_fusion_setting_is_a_usage_error():
@@ -88,6 +206,9 @@ def test_bad_fusion_setting_is_a_usage_error():
 
     with pytest.raises(UsageError):
         Settings.from_env({"QA_FUSION": "max"})
+    for name, value in (("QA_OVERLAP_IDF", "bm25"), ("QA_QUERY_STOPWORDS", "all"), ("QA_MAX_MERGED_CHUNKS", "0")):
+        with pytest.raises(UsageError):
+            Settings.from_env({name: value})
 
 
 def test_best_two_per_group():
@@ -106,3 +227,22 @@ def test_minmax_and_pairs():
     # Pairs skip unknown tokens (-1) and repeat once.
     codes = _pair_codes(np.array([1, 2, -1, 3, 1, 2]), 10)
     assert codes.tolist() == [12, 31]
+
+
+def test_retrieval_merges_the_chunks_of_a_long_paragraph(long_engine):
+    index = long_engine.index()
+    query = _query(long_engine, "How many birds did the survey of station 12 find?")
+    plain = retrieve(index, query, 5, RetrievalParams(max_merged_chunks=1))
+    for max_merged in (2, 3, 10):
+        merged = retrieve(index, query, 5, RetrievalParams(max_merged_chunks=max_merged))
+        rows = [r for h in merged for r in h.rows]
+        assert len(rows) == len(set(rows)) and max(len(h.rows) for h in merged) <= max_merged
+        assert any(len(h.rows) > 1 for h in merged)
+        for i, a in enumerate(merged):
+            for b in merged[:i]:  # merged or not, at most the designed one-sentence overlap
+                assert len(set(a.sentence_rows.tolist()) & set(b.sentence_rows.tolist())) <= 1
+        # The best passage comes first either way; merging only frees places in the list.
+        assert merged[0].row == plain[0].row
+        assert "station 12 found 84 birds" in " ".join(index.sentence_text(int(r)) for r in merged[0].sentence_rows)
+    # Without a cap the long paragraph is one hit.
+    assert len(retrieve(index, query, 5, RetrievalParams(max_merged_chunks=100))[0].rows) == len(index.chunks) - 1

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field, fields
 
-from qa.keyword import tokenize
-from qa.retrieval import Hit
+from qa.keyword import query_tokens, tokenize
+from qa.retrieval import Hit, span
 from qa.store import LoadedIndex
 
 # Question words bm25s's English stop list keeps; they are not what a question is about.
@@ -144,11 +144,16 @@ def compose(
     if not hits:
         return Answer(question, NOT_FOUND, False, citations, score=score)
 
-    q_tokens = list(dict.fromkeys(tokenize([query_text])[0]))
+    q_tokens = list(dict.fromkeys(query_tokens(query_text)))
     q_idf = dict(zip(q_tokens, index.keyword.idf(q_tokens), strict=True))
     texts_of = [[index.sentence_text(int(r)) for r in hit.sentence_rows] for hit in hits[: params.depth]]
     tokens_of = [[set(toks) for toks in tokenize(texts)] for texts in texts_of]
-    overlaps_of = [_overlap(q_idf, tokens) for tokens in tokens_of]
+    # The rerank's word overlap when the hit has it: its query words are weighted by how well
+    # they separate the candidate passages (local IDF), which also picks the sentence to quote.
+    overlaps_of = [
+        hit.sentence_overlap.tolist() if hit.sentence_overlap is not None else _overlap(q_idf, tokens)
+        for hit, tokens in zip(hits, tokens_of, strict=False)
+    ]
     # Dense similarity undersells short questions about a name ("What did Pete Hegseth order?"):
     # when one sentence holds every content word (two or more) of the question, it is on topic.
     content = set(q_tokens) - _QUESTION_WORDS
@@ -196,9 +201,9 @@ def compose(
         text = _SPACES.sub(" ", index.sentence_text(row)).strip()
         citation = citations[number[h] - 1]
         citation.cited = True
-        chunk = index.chunks[hits[h].row]
-        s_start = int(index.sentences[row]["start"]) - int(chunk["start"])
-        s_end = int(index.sentences[row]["end"]) - int(chunk["start"])
+        start = span(index, hits[h])[0]
+        s_start = int(index.sentences[row]["start"]) - start
+        s_end = int(index.sentences[row]["end"]) - start
         citation.highlights.append((s_start, s_end))
         line = citation.start_line + citation.text.count("\n", 0, s_start)
         quoted.append(AnswerSentence(text, number[h], line, value))
@@ -216,13 +221,14 @@ def _overlap(q_idf: dict[str, float], token_sets: list[set[str]]) -> list[float]
 
 def _citation(index: LoadedIndex, hit: Hit, n: int, docs_label: str) -> Citation:
     chunk = index.chunks[hit.row]
-    doc = index.documents[int(chunk["doc"])]
+    doc = int(chunk["doc"])
+    start, end, start_line, end_line = span(index, hit)  # merged chunks: the whole passage
     return Citation(
         n=n,
-        source=f"{docs_label}/{doc.path}",
-        start_line=int(chunk["start_line"]),
-        end_line=int(chunk["end_line"]),
-        text=index.chunk_text(hit.row),
+        source=f"{docs_label}/{index.documents[doc].path}",
+        start_line=start_line,
+        end_line=end_line,
+        text=index.document_text(doc)[start:end],
         score=hit.score,
         section=index.sections[int(chunk["section"])],
     )

@@ -357,11 +357,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                          "rows": rows})
             return 0
         print(f"{len(calibration.answerable)} answerable and {len(calibration.unanswerable)} unanswerable questions")
-        print("| threshold | answerable declined | unanswerable answered |")
-        print("|---:|---:|---:|")
+        print("| threshold | answerable declined | unanswerable answered "
+              "| with the coverage rule: declined | answered |")
+        print("|---:|---:|---:|---:|---:|")
         for r in rows:
             mark = " (current)" if r["threshold"] == round(settings.answer_threshold, 4) else ""
-            print(f"| {r['threshold']:.2f}{mark} | {r['answerable_declined']:.1%} | {r['unanswerable_answered']:.1%} |")
+            print(f"| {r['threshold']:.2f}{mark} | {r['answerable_declined']:.1%} | {r['unanswerable_answered']:.1%} "
+                  f"| {r.get('answerable_declined_with_rule', 0.0):.1%} | {r.get('unanswerable_answered_with_rule', 0.0):.1%} |")
         print(f"highest threshold declining at most 3% of answerable questions: {at3:.3f}")
         return 0
 

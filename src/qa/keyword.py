@@ -32,18 +32,49 @@ def _bm25s():
 def _rules() -> tuple[re.Pattern[str], frozenset[str]]:
     from bm25s.stopwords import STOPWORDS_EN
 
-    # bm25s's own defaults: word tokens of two or more characters, NLTK's English stop words.
+    # bm25s's own defaults: word tokens of two or more characters, its short English stop list
+    # (Lucene's 33 words: articles, "is", "was", "of", ...).
     return re.compile(r"(?u)\b\w\w+\b"), frozenset(STOPWORDS_EN)
 
 
-def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Lower-cased, stop-word-free, stemmed tokens of each text (the same for corpus and queries).
+#: Stop lists a question can be tokenised with: "bm25s" is the index's own short list; "nltk"
+#: adds NLTK's 179 English stop words (shipped with bm25s as ``STOPWORDS_EN_PLUS``): question
+#: words (what, which, who, when, how), auxiliaries (did, does, has), pronouns and the like.
+QUERY_STOPWORDS = ("nltk", "bm25s")
+
+
+@lru_cache(maxsize=4)
+def query_stopwords(name: str = "nltk") -> frozenset[str]:
+    """The stop words removed from a question (``name``: one of :data:`QUERY_STOPWORDS`)."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    if name not in QUERY_STOPWORDS:
+        raise ValueError(f"unknown stop list {name!r}; expected one of {QUERY_STOPWORDS}")
+    stop = _rules()[1]
+    return stop | frozenset(STOPWORDS_EN_PLUS) if name == "nltk" else stop
+
+
+@lru_cache(maxsize=256)
+def query_tokens(query: str, stopwords: str = "nltk") -> tuple[str, ...]:
+    """The tokens of a question: like :func:`tokenize`, without the fuller stop list's words.
+
+    A question's function words ("What did ... do", "How many were ...") are no evidence that
+    a passage answers it, yet the index's short stop list keeps them, so that BM25 and the word
+    overlap of the rerank would reward a passage for containing "did" or "many". The index
+    itself keeps them (dropping them there would need a rebuild and changes nothing else).
+    """
+    return tuple(tokenize([query], query_stopwords(stopwords))[0])
+
+
+def tokenize(texts: Sequence[str], stop: frozenset[str] | None = None) -> list[list[str]]:
+    """Lower-cased, stop-word-free, stemmed tokens of each text (the corpus' tokens by default).
 
     The same tokens as ``bm25s.tokenize(texts, stopwords="en", stemmer=Snowball)``, without its
     per-call overhead (progress bars, logger set-up): a question is tokenised several times, and
-    this is the hot path of a query.
+    this is the hot path of a query. ``stop`` replaces the stop list (see :func:`query_tokens`).
     """
-    split, stop = _rules()
+    split, index_stop = _rules()
+    stop = index_stop if stop is None else stop
     stem = _stemmer().stemWords
     out = []
     for text in texts:
@@ -90,9 +121,9 @@ class KeywordIndex:
         """Token → column id of the BM25 matrices."""
         return self._retriever.vocab_dict
 
-    def query_weights(self, query: str) -> tuple[np.ndarray, np.ndarray]:
-        """Vocabulary ids of the query's distinct known tokens and their IDF."""
-        tokens = [t for t in dict.fromkeys(tokenize([query])[0]) if t in self.vocab]
+    def query_weights(self, query: str, stopwords: str = "nltk") -> tuple[np.ndarray, np.ndarray]:
+        """Vocabulary ids of the query's distinct known tokens (:func:`query_tokens`) and their IDF."""
+        tokens = [t for t in dict.fromkeys(query_tokens(query, stopwords)) if t in self.vocab]
         ids = np.array([self.vocab[t] for t in tokens], dtype=np.int64)
         return ids, self.idf(tokens)
 
@@ -104,9 +135,12 @@ class KeywordIndex:
         df = np.array([indptr[vocab[t] + 1] - indptr[vocab[t]] if t in vocab else 0 for t in tokens], dtype=np.float64)
         return np.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every indexed text for ``query`` (zeros when no query word is known)."""
-        ids = self._retriever.get_tokens_ids(tokenize([query])[0])
+    def scores(self, query: str, stopwords: str = "nltk") -> np.ndarray:
+        """BM25 score of every indexed text for ``query`` (zeros when no query word is known).
+
+        The query is tokenised by :func:`query_tokens` with the ``stopwords`` list.
+        """
+        ids = self._retriever.get_tokens_ids(list(query_tokens(query, stopwords)))
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores_from_ids(ids), dtype=np.float32)

@@ -4,11 +4,18 @@
 2. Fusion: a weighted sum of min-max-normalised cosine and max-normalised BM25 (or, for
    comparison, reciprocal rank fusion).
 3. Rerank the ``rerank_depth`` best at sentence level: every sentence of those chunks is scored
-   by cosine (precomputed sentence vectors) plus IDF-weighted word overlap with the query, and by
+   by cosine (precomputed sentence vectors) plus weighted word overlap with the query, and by
    the share of the query's word pairs (adjacent stemmed content words) it repeats. SQuAD-style
    questions reuse a phrase of the sentence that answers them; a pair match is a precise signal
    that single words and a small embedding model both miss. A passage takes its best sentence.
-4. Drop near-duplicates (overlapping chunks, repeated text).
+   A query word's weight in the overlap is its IDF in the corpus times its IDF among the
+   reranked passages ("local" IDF): a word that most of them contain (the article's subject,
+   "Tesla" in every passage about Tesla) cannot tell them apart, whatever its corpus IDF.
+4. Drop near-duplicates (repeated text) and merge overlapping chunks of one document into one
+   hit: the passage is listed once, and another passage takes the freed place.
+
+Questions are tokenised with a fuller stop list than the index (``query_stopwords``): "what",
+"did", "how", "his" are no evidence that a passage answers a question.
 
 All per-query work is vectorised over candidate rows (FAISS, numpy, bm25s sparse scores); the
 only Python loop runs over the few hits returned, never over the corpus.
@@ -19,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -59,6 +66,13 @@ class Hit:
     sentence_scores: np.ndarray
     sentence_overlap: np.ndarray | None = None
     sentence_pairs: np.ndarray | None = None
+    #: Further chunk rows merged into this hit (overlapping chunks of the same document).
+    merged: tuple[int, ...] = ()
+
+    @property
+    def rows(self) -> tuple[int, ...]:
+        """Every chunk row the hit covers (``row`` first)."""
+        return (self.row, *self.merged)
 
     @property
     def best_sentence(self) -> float:
@@ -89,9 +103,17 @@ class RetrievalParams:
     #: Weight of a sentence's word overlap with the query next to its cosine (sentence score).
     sentence_overlap_weight: float = 0.6
     #: Share of the sentence part of the score that comes from word-pair (phrase) matches.
-    phrase_weight: float = 0.3
+    phrase_weight: float = 0.2
     #: Share of the second-best sentence added to the best one (measured: no gain on SQuAD).
     second_sentence: float = 0.0
+    #: Query word weights in the sentence overlap: "local" (corpus IDF x IDF among the reranked
+    #: passages) or "global" (corpus IDF alone).
+    overlap_idf: str = "local"
+    #: Stop list of questions (:data:`qa.keyword.QUERY_STOPWORDS`): "nltk" or the index's "bm25s".
+    query_stopwords: str = "nltk"
+    #: A hit whose chunk shares a sentence with a better hit's (one document) is merged into it,
+    #: up to this many chunks per hit (1: never; the lesser hit stays, or goes if mostly shared).
+    max_merged_chunks: int = 3
 
     @classmethod
     def from_settings(cls, settings) -> RetrievalParams:
@@ -100,10 +122,10 @@ class RetrievalParams:
         return cls(**{n: getattr(settings, n) for n in names if hasattr(settings, n)})
 
 
-def _keyword_scores(index: LoadedIndex, queries: list[Query]) -> np.ndarray:
+def _keyword_scores(index: LoadedIndex, queries: list[Query], stopwords: str) -> np.ndarray:
     total = np.zeros(len(index.chunks), dtype=np.float32)
     for q in queries:
-        scores = index.keyword.scores(q.text)
+        scores = index.keyword.scores(q.text, stopwords)
         best = float(scores.max()) if len(scores) else 0.0
         if best > 0:
             total += q.weight * scores / best
@@ -147,7 +169,7 @@ def retrieve(index: LoadedIndex, queries: list[Query], top_k: int, params: Retri
     qmat = np.stack([q.vector for q in queries]).astype(np.float32)
     depth = min(params.candidates, n)
 
-    keyword = _keyword_scores(index, queries)
+    keyword = _keyword_scores(index, queries, params.query_stopwords)
     if params.dense_weight > 0 or params.fusion == "rrf":
         _, dense_ids = index.faiss_index.search(qmat, depth)
         dense_ids = dense_ids[dense_ids >= 0].ravel()
@@ -178,9 +200,10 @@ def retrieve(index: LoadedIndex, queries: list[Query], top_k: int, params: Retri
     offsets = np.concatenate([[0], np.cumsum(count)])
     sent_rows = np.repeat(first - offsets[:-1], count) + np.arange(offsets[-1])
     sent_cos = (np.asarray(index.sentence_vectors[sent_rows]) @ qmat.T) @ weights
-    overlap, pairs = _sentence_overlap(index, queries, sent_rows)
-    sent_score = sent_cos + params.sentence_overlap_weight * overlap
     owner = np.repeat(np.arange(len(rows)), count)
+    overlap, pairs = _sentence_overlap(index, queries, sent_rows, owner if params.overlap_idf == "local" else None,
+                                       params.query_stopwords)
+    sent_score = sent_cos + params.sentence_overlap_weight * overlap
     best, second = _best_two(sent_score, owner, offsets, len(rows))
     passage_sentence = best + params.second_sentence * second
     passage_pairs = np.maximum.reduceat(pairs, offsets[:-1]) if len(pairs) else np.zeros(len(rows))
@@ -198,7 +221,7 @@ def retrieve(index: LoadedIndex, queries: list[Query], top_k: int, params: Retri
         )
         for i in final
     ]
-    return _dedup(index, hits, top_k, params.duplicate_cosine)
+    return _dedup(index, hits, top_k, params.duplicate_cosine, params.max_merged_chunks)
 
 
 def _best_two(values: np.ndarray, owner: np.ndarray, offsets: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
@@ -265,10 +288,10 @@ class _SentenceTerms:
         return (np.concatenate(terms), np.repeat(positions, [len(t) for t in terms]),
                 np.concatenate(pairs), np.repeat(positions, [len(p) for p in pairs]))
 
-    def query_pairs(self, text: str) -> np.ndarray:
-        from qa.keyword import tokenize
+    def query_pairs(self, text: str, stopwords: str) -> np.ndarray:
+        from qa.keyword import query_tokens
 
-        toks = tokenize([text])[0]
+        toks = query_tokens(text, stopwords)
         return _pair_codes(np.array([self.vocab.get(t, -1) for t in toks], dtype=np.int64), self.base)
 
 
@@ -287,20 +310,48 @@ def _sentence_terms(index: LoadedIndex) -> _SentenceTerms:
     return terms
 
 
-def _sentence_overlap(index: LoadedIndex, queries: list[Query], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per sentence: the share of the queries' IDF weight it contains, and of their word pairs."""
+def _local_idf(ids: np.ndarray, terms: np.ndarray, passage_of_term: np.ndarray, passages: int) -> np.ndarray:
+    """IDF of each query word among the reranked passages (BM25's formula, passages as documents).
+
+    Args:
+        ids: The query's vocabulary ids.
+        terms: Vocabulary ids of the sentences' words (one entry per distinct word of a sentence).
+        passage_of_term: The reranked passage each entry of ``terms`` belongs to.
+        passages: Number of reranked passages.
+    """
+    order = np.argsort(ids)
+    hit = np.isin(terms, ids)
+    slot = np.searchsorted(ids[order], terms[hit])  # position of each found word in sorted ids
+    # A word counts once per passage, however many of its sentences hold it.
+    seen = np.unique(passage_of_term[hit] * len(ids) + slot)
+    df = np.empty(len(ids), dtype=np.int64)
+    df[order] = np.bincount(seen % len(ids), minlength=len(ids))
+    return np.log1p((passages - df + 0.5) / (df + 0.5))
+
+
+def _sentence_overlap(
+    index: LoadedIndex, queries: list[Query], rows: np.ndarray, passage: np.ndarray | None = None,
+    stopwords: str = "nltk",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per sentence: the share of the queries' word weight it contains, and of their word pairs.
+
+    A word's weight is its corpus IDF, times its IDF among the passages (:func:`_local_idf`)
+    when ``passage`` (the passage of each sentence, ``0..n-1``) is given.
+    """
     overlap, pairs = np.zeros(len(rows)), np.zeros(len(rows))
     if len(rows) == 0:
         return overlap, pairs
     cache = _sentence_terms(index)
     terms, owner, codes, code_owner = cache.lookup(index, rows)
     for q in queries:
-        ids, idf = index.keyword.query_weights(q.text)
+        ids, idf = index.keyword.query_weights(q.text, stopwords)
+        if len(ids) and passage is not None:
+            idf = idf * _local_idf(ids, terms, passage[owner], int(passage.max()) + 1)
         if len(ids) and idf.sum() > 0:
             weight = np.zeros(cache.vocab_size + 1)
             weight[ids] = idf / idf.sum()
             overlap += q.weight * np.bincount(owner, weights=weight[terms], minlength=len(rows))
-        qpairs = cache.query_pairs(q.text)
+        qpairs = cache.query_pairs(q.text, stopwords)
         if len(qpairs):
             hit = np.isin(codes, qpairs).astype(np.float64)
             pairs += q.weight * np.bincount(code_owner, weights=hit, minlength=len(rows)) / len(qpairs)
@@ -315,20 +366,65 @@ def _minmax(x: np.ndarray, empty: float = 1.0) -> np.ndarray:
     return (x - lo) / (hi - lo) if hi > lo else np.full_like(x, empty, dtype=np.float64)
 
 
-def _dedup(index: LoadedIndex, hits: list[Hit], top_k: int, max_cosine: float) -> list[Hit]:
-    """Drop hits that repeat a better hit: same sentences (overlapping chunks) or near-identical text."""
+def _dedup(index: LoadedIndex, hits: list[Hit], top_k: int, max_cosine: float, max_merged: int = 3) -> list[Hit]:
+    """Drop hits that repeat a better hit, merge those that continue it.
+
+    A hit whose chunk shares sentences with a better hit's (consecutive chunks of a long
+    paragraph overlap by design) shows the same passage: it extends the better hit, which then
+    covers both chunks (at most ``max_merged`` chunks per hit), and its place in the list goes
+    to another passage. A hit that cannot be merged stays a hit of its own unless more than half
+    of its sentences are shared (then it is dropped). Near-identical text (chunk cosine
+    ``>= max_cosine``) is dropped.
+    """
     kept: list[Hit] = []
     kept_vectors: list[np.ndarray] = []
+    kept_rows: list[set[int]] = []
     for hit in hits:
         if len(kept) == top_k:
             break
-        vec = np.asarray(index.chunk_vectors[hit.row])
         own = set(hit.sentence_rows.tolist())
-        # Overlap of one sentence is the designed chunk overlap; more than half means the same passage.
-        if any(len(own & set(k.sentence_rows.tolist())) * 2 > len(own) for k in kept):
+        shared = [i for i, rows in enumerate(kept_rows) if own & rows]
+        if shared and len(hit.rows) + sum(len(kept[i].rows) for i in shared) <= max_merged:
+            i = shared[0]
+            kept[i] = _merge(kept[i], hit)
+            kept_rows[i] |= own
+            for j in reversed(shared[1:]):  # the hit bridged two kept passages: now one
+                kept[i] = _merge(kept[i], kept[j])
+                kept_rows[i] |= kept_rows[j]
+                del kept[j], kept_rows[j], kept_vectors[j]
             continue
+        if any(len(own & kept_rows[i]) * 2 > len(own) for i in shared):
+            continue
+        vec = np.asarray(index.chunk_vectors[hit.row])
         if kept_vectors and float(np.max(np.stack(kept_vectors) @ vec)) >= max_cosine:
             continue
         kept.append(hit)
         kept_vectors.append(vec)
+        kept_rows.append(own)
     return kept
+
+
+def _merge(better: Hit, other: Hit) -> Hit:
+    """``better`` extended by the sentences of ``other`` (a chunk of the same document that overlaps it)."""
+    rows = np.concatenate([better.sentence_rows, other.sentence_rows])
+    # Sentence rows follow document order; a shared sentence has the same scores in both hits.
+    rows, first = np.unique(rows, return_index=True)
+
+    def join(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None or b is None else np.concatenate([a, b])[first]
+
+    return replace(
+        better,
+        sentence_rows=rows,
+        sentence_scores=join(better.sentence_scores, other.sentence_scores),
+        sentence_overlap=join(better.sentence_overlap, other.sentence_overlap),
+        sentence_pairs=join(better.sentence_pairs, other.sentence_pairs),
+        merged=(*better.merged, *other.rows),
+    )
+
+
+def span(index: LoadedIndex, hit: Hit) -> tuple[int, int, int, int]:
+    """Character offsets and lines covered by a hit: ``(start, end, start_line, end_line)``."""
+    chunks = [index.chunks[r] for r in hit.rows]
+    return (min(int(c["start"]) for c in chunks), max(int(c["end"]) for c in chunks),
+            min(int(c["start_line"]) for c in chunks), max(int(c["end_line"]) for c in chunks))

@@ -60,9 +60,17 @@ class Settings:
     #: Weight of a sentence's IDF-weighted word overlap with the question next to its cosine.
     sentence_overlap_weight: float = 0.6
     #: Share of the sentence part of the rerank that comes from the query's word pairs found in a sentence.
-    phrase_weight: float = 0.3
+    phrase_weight: float = 0.2
     #: Share of a passage's second-best sentence added to its best one in the rerank.
     second_sentence: float = 0.0
+    #: Question word weights in the rerank's word overlap: "local" (corpus IDF x IDF among the
+    #: reranked passages: words every candidate shares weigh little) or "global" (corpus IDF).
+    overlap_idf: str = "local"
+    #: Stop words dropped from questions: "nltk" (NLTK's 179 English words: what, did, how, ...)
+    #: or "bm25s" (the index's own 33).
+    query_stopwords: str = "nltk"
+    #: Overlapping chunks of one document are listed as one source, up to this many chunks (1: never).
+    max_merged_chunks: int = 3
     #: Two hits whose chunk vectors are at least this close count as duplicates.
     duplicate_cosine: float = 0.97
     #: Below this evidence score the engine declines to answer (calibrated, see README).
@@ -174,8 +182,12 @@ class Settings:
             raise UsageError("sentence_weight must be between 0 and 1")
         if self.fusion not in ("weighted", "rrf"):
             raise UsageError(f"fusion must be 'weighted' or 'rrf', got {self.fusion!r}")
-        if self.candidates < 1 or self.rerank_depth < 1 or self.rrf_k < 1:
-            raise UsageError("candidates, rerank_depth and rrf_k must be at least 1")
+        if self.overlap_idf not in ("local", "global"):
+            raise UsageError(f"overlap_idf must be 'local' or 'global', got {self.overlap_idf!r}")
+        if self.query_stopwords not in ("nltk", "bm25s"):
+            raise UsageError(f"query_stopwords must be 'nltk' or 'bm25s', got {self.query_stopwords!r}")
+        if self.candidates < 1 or self.rerank_depth < 1 or self.rrf_k < 1 or self.max_merged_chunks < 1:
+            raise UsageError("candidates, rerank_depth, rrf_k and max_merged_chunks must be at least 1")
         if self.answer_max_sentences < 1 or self.answer_depth < 1:
             raise UsageError("answer_max_sentences and answer_depth must be at least 1")
         if self.hnsw_threshold < 0 or self.hnsw_ef_search < 0:
