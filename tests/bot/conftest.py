@@ -47,19 +47,23 @@ def run_on_doc() -> str:
     return text + "\n"
 
 
-@pytest.fixture(scope="session")
-def special_engine(tmp_path_factory, embedder) -> Engine:
-    """The bundled article plus a hostile document and a 5,000-character paragraph, built once."""
-    tmp = tmp_path_factory.mktemp("special")
+def seed_plus(tmp: Path, extra: dict[str, str], **settings) -> Engine:
+    """An engine over the bundled article plus ``extra`` (file name → text) in ``tmp``, built."""
     docs = tmp / "source_docs"
     docs.mkdir()
     shutil.copy(SEED, docs / SEED.name)
-    (docs / "notice-board.txt").write_text(HOSTILE_DOC, encoding="utf-8")
-    (docs / "port-quill.txt").write_text(long_passage_doc(), encoding="utf-8")
-    (docs / "canal.txt").write_text(run_on_doc(), encoding="utf-8")
-    engine = Engine(make_settings(tmp))
+    for name, text in extra.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    engine = Engine(make_settings(tmp, **settings))
     engine.build()
     return engine
+
+
+@pytest.fixture(scope="session")
+def special_engine(tmp_path_factory, embedder) -> Engine:
+    """The bundled article plus a hostile document and a 5,000-character paragraph, built once."""
+    extra = {"notice-board.txt": HOSTILE_DOC, "port-quill.txt": long_passage_doc(), "canal.txt": run_on_doc()}
+    return seed_plus(tmp_path_factory.mktemp("special"), extra)
 
 
 FOUNDERS = ["Adaeze Holloway-Brandt", "Cosimo Featherstonehaugh", "Ingrid Okonkwo-Lindqvist", "Tobias Achterberg-Nwosu",
@@ -88,15 +92,7 @@ def archive_docs() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def archive_engine(tmp_path_factory, embedder) -> Engine:
     """The bundled article plus :func:`archive_docs`, ten sources per answer."""
-    tmp = tmp_path_factory.mktemp("archive")
-    docs = tmp / "source_docs"
-    docs.mkdir()
-    shutil.copy(SEED, docs / SEED.name)
-    for name, text in archive_docs().items():
-        (docs / name).write_text(text, encoding="utf-8")
-    engine = Engine(make_settings(tmp, top_k=10))
-    engine.build()
-    return engine
+    return seed_plus(tmp_path_factory.mktemp("archive"), archive_docs(), top_k=10)
 
 
 @pytest.fixture
