@@ -11,6 +11,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -423,6 +424,29 @@ def test_rank_fusion_weighs_the_two_rankings():
     assert sorted(h.row for h in fused) == [1, 2, 3, 4]
     assert [h.score for h in fused] == sorted((h.score for h in fused), reverse=True)
     assert fuse([_hit(7)], [_hit(7)], 0.5, 1)[0].score == pytest.approx(1.0)
+
+
+def _chunk(row: int, *sentences: int, merged: tuple[int, ...] = ()) -> Hit:
+    return Hit(row, 0.5, 0.5, 0.5, np.array(sentences), np.full(len(sentences), 0.5), merged=merged)
+
+
+def test_rank_fusion_lists_a_passage_once_whichever_chunk_leads_it():
+    # Retrieval merged chunks 5 and 6 of one paragraph in one ranking; the other leads with 6.
+    merged = _chunk(5, 50, 51, 52, merged=(6,))
+    fused = fuse([merged, _hit(1)], [_chunk(6, 51, 52), _hit(2)], 0.5, 10)
+    assert [h.rows for h in fused] == [(5, 6), (1,), (2,)]  # once, first, the whole passage shown
+    # Two chunks that only share a sentence (consecutive chunks overlap by one) are one passage.
+    a, b = _chunk(8, 20, 21), _chunk(9, 21, 22)
+    assert [h.row for h in fuse([a, _hit(1)], [b, _hit(2)], 0.5, 10)] == [9, 1, 2]
+    # The same chunk is matched before a neighbour that merely overlaps it.
+    c12, c13 = _chunk(12, 30, 31), _chunk(13, 31, 32)
+    assert [h.row for h in fuse([c12, c13], [_chunk(13, 31, 32)], 0.5, 10)] == [13, 12]
+    # A merged history-aware hit stands for both chunks the question's own ranking listed apart.
+    both = _chunk(12, 30, 31, 32, merged=(13,))
+    fused = fuse([c12, c13, _hit(1)], [both], 0.5, 10)
+    assert [h.rows for h in fused] == [(12, 13), (1,)]
+    # Within one ranking retrieval has already decided: overlapping hits of one list stay apart.
+    assert [h.row for h in fuse([_hit(1)], [a, b], 0.5, 10)] == [1, 8, 9]
 
 
 def test_a_plan_without_history_is_the_question():

@@ -92,6 +92,61 @@ def long_engine(tmp_path_factory, embedder):
     return engine
 
 
+_TOPICS = [
+    "Oxygen is a chemical element with symbol O and atomic number 8. It is a highly reactive nonmetal.",
+    "Oxygen makes up almost half of the Earth's crust in the form of oxides.",
+    "Liquid oxygen is pale blue and is used as an oxidiser in rocket engines.",
+    "Bread is baked from flour, water and yeast; the dough rises before it goes into the oven.",
+    "The Danube flows through ten countries before it reaches the Black Sea.",
+    "A pharmacist dispenses medicines and advises patients on their safe use.",
+    "Chess is played on a board of sixty-four squares by two players.",
+    "The climate panel publishes assessment reports on the state of scientific knowledge.",
+    "What is a noun? A noun is a word that names a person, a place or a thing.",
+    "What is a comet? A comet is an icy body that releases gas when it passes close to the Sun.",
+    "What is an atom? An atom is the smallest unit of ordinary matter.",
+    "What is an anagram? An anagram is a word formed by rearranging the letters of another.",
+    # The rare word stands once in a long passage about other things.
+    "After the raid the family moved its herds north along the river. Supplies ran short during the "
+    "long winter, and several households left the camp to join other clans. The following spring the "
+    "young leader rode south with nine companions, recovered the stolen horses and returned before the "
+    "summer pastures opened. He later renewed his anda with the boy from the neighbouring camp. Over "
+    "the next decade the alliance between the two camps grew into a federation of many tribes.",
+]
+
+
+@pytest.fixture(scope="module")
+def topics_engine(tmp_path_factory, embedder):
+    """An engine over short documents on unrelated topics, one of them using a rare word."""
+    from qa.engine import Engine
+    from .conftest import make_settings
+
+    tmp = tmp_path_factory.mktemp("topics")
+    docs = tmp / "source_docs"
+    docs.mkdir()
+    for i, text in enumerate(_TOPICS):
+        (docs / f"topic{i}.txt").write_text(text + "\n", "utf-8")
+    engine = Engine(make_settings(tmp))
+    engine.build()
+    return engine
+
+
+def test_close_cosines_are_not_stretched_to_outvote_a_bm25_match(topics_engine):
+    # The model knows little of "anda": every passage is about as far from the question, and
+    # stretching those cosines to 0..1 would let noise count as much as the one BM25 match (on
+    # SQuAD, "What is an anda?" lost its paragraph, cosine 0.006, out of the reranked 30).
+    index = topics_engine.index()
+    query = _query(topics_engine, "What is an anda?")
+    # The rerank, which can rescue a passage, sees the fused ranking's best few only (30 of a
+    # large corpus' 100 candidates); with a dozen documents here, the best 3.
+    hits = retrieve(index, query, 3, RetrievalParams(rerank_depth=3))
+    assert "renewed his anda" in _hit_text(topics_engine, hits[0])
+    assert hits[0].keyword == 1.0 and max(h.dense for h in hits) - min(h.dense for h in hits) < 0.4
+    stretched = retrieve(index, query, 3, RetrievalParams(rerank_depth=3, dense_min_spread=0.0))
+    assert [h.row for h in stretched] == [h.row for h in hits]
+    # Without the minimum spread the passages without the word gain on it.
+    assert stretched[1].score / stretched[0].score > hits[1].score / hits[0].score + 0.02
+
+
 def _overlapping_chunks(index) -> tuple[int, int]:
     chunks = index.chunks
     for a in range(len(chunks) - 1):
@@ -146,8 +201,13 @@ def test_questions_lose_their_function_words():
     from qa.keyword import query_tokens, tokenize
 
     assert tokenize(["How many patents did Tesla hold?"])[0] == ["how", "mani", "patent", "did", "tesla", "hold"]
-    assert query_tokens("How many patents did Tesla hold?") == ("mani", "patent", "tesla", "hold")  # NLTK keeps "many"
-    assert query_tokens("What was the name of the company where he worked?") == ("name", "compani", "work")
+    assert query_tokens("How many patents did Tesla hold?", "nltk") == ("mani", "patent", "tesla", "hold")  # NLTK keeps "many"
+    assert query_tokens("What was the name of the company where he worked?", "nltk") == ("name", "compani", "work")
+    # The default list keeps what carries meaning in a question: manner, place, negation, order, "won".
+    assert query_tokens("How many patents did Tesla hold?") == ("how", "mani", "patent", "tesla", "hold")
+    assert query_tokens("What was the name of the company where he worked?") == ("name", "compani", "where", "work")
+    assert query_tokens("Who won the game before the final?") == ("won", "game", "befor", "final")
+    assert query_tokens("Why did they not turn it off?") == ("whi", "turn", "off")  # "not": the index drops it
     assert list(query_tokens("How many patents did Tesla hold?", "bm25s")) == tokenize(["How many patents did Tesla hold?"])[0]
 
 
@@ -196,9 +256,11 @@ def test_params_come_from_settings():
         0.2, 0.1, "rrf", 7, 0.5)
     # Defaults agree, so Engine.ask (which passes only the first three) ranks like `qa eval`.
     assert RetrievalParams.from_settings(Settings()) == RetrievalParams()
-    env = Settings.from_env({"QA_OVERLAP_IDF": "global", "QA_QUERY_STOPWORDS": "bm25s", "QA_MAX_MERGED_CHUNKS": "1"})
+    env = Settings.from_env({"QA_OVERLAP_IDF": "global", "QA_QUERY_STOPWORDS": "bm25s", "QA_MAX_MERGED_CHUNKS": "1",
+                             "QA_DENSE_MIN_SPREAD": "0"})
     params = RetrievalParams.from_settings(env)
-    assert (params.overlap_idf, params.query_stopwords, params.max_merged_chunks) == ("global", "bm25s", 1)
+    assert (params.overlap_idf, params.query_stopwords, params.max_merged_chunks, params.dense_min_spread) == (
+        "global", "bm25s", 1, 0.0)
 
 
 def test_bad_fusion_setting_is_a_usage_error():
@@ -206,7 +268,8 @@ def test_bad_fusion_setting_is_a_usage_error():
 
     with pytest.raises(UsageError):
         Settings.from_env({"QA_FUSION": "max"})
-    for name, value in (("QA_OVERLAP_IDF", "bm25"), ("QA_QUERY_STOPWORDS", "all"), ("QA_MAX_MERGED_CHUNKS", "0")):
+    for name, value in (("QA_OVERLAP_IDF", "bm25"), ("QA_QUERY_STOPWORDS", "all"), ("QA_MAX_MERGED_CHUNKS", "0"),
+                        ("QA_DENSE_MIN_SPREAD", "-0.1")):
         with pytest.raises(UsageError):
             Settings.from_env({name: value})
 
@@ -224,6 +287,10 @@ def test_minmax_and_pairs():
     assert _minmax(np.array([2.0, 4.0, 3.0])).tolist() == [0.0, 1.0, 0.5]
     assert _minmax(np.array([1.0, 1.0])).tolist() == [1.0, 1.0]
     assert _minmax(np.array([0.0, 0.0]), empty=0.0).tolist() == [0.0, 0.0]
+    # A spread below the minimum is not stretched: the best of close values stays below 1.
+    assert _minmax(np.array([0.1, 0.2, 0.3]), spread=0.4).tolist() == pytest.approx([0.0, 0.25, 0.5])
+    assert _minmax(np.array([0.1, 0.9]), spread=0.4).tolist() == pytest.approx([0.0, 1.0])
+    assert _minmax(np.array([0.3]), spread=0.4).tolist() == [1.0]  # nothing to rank by, as without it
     # Pairs skip unknown tokens (-1) and repeat once.
     codes = _pair_codes(np.array([1, 2, -1, 3, 1, 2]), 10)
     assert codes.tolist() == [12, 31]

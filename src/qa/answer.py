@@ -156,7 +156,9 @@ def compose(
     ]
     # Dense similarity undersells short questions about a name ("What did Pete Hegseth order?"):
     # when one sentence holds every content word (two or more) of the question, it is on topic.
-    content = set(q_tokens) - _QUESTION_WORDS
+    # NLTK's whole stop list here: "how", "can", "why" ask something, but are no topic a
+    # sentence must hold (the rule was calibrated with that list; benchmarks/RESULTS-quality.md).
+    content = set(query_tokens(query_text, "nltk")) - _QUESTION_WORDS
     covered = len(content) >= 2 and any(content <= toks for tokens in tokens_of for toks in tokens)
     if score < params.threshold and not covered:
         return Answer(question, NOT_FOUND, False, citations, score=score)

@@ -688,6 +688,15 @@ def fuse(alone: list[Hit], history: list[Hit], own_weight: float, top_k: int, k:
     Fusing ranks rather than scores keeps a passage the question finds clearly on its own near
     the top even when the history pulls elsewhere, and the other way round.
 
+    A passage is matched across the two rankings by what it shows, not by its first chunk row:
+    retrieval merges overlapping chunks of one document into one hit (see
+    :func:`qa.retrieval._dedup`), so the same passage can lead with chunk 12 in one ranking and
+    with chunk 13 (or 12 and 13 merged) in the other. A history-aware hit is the passage of the
+    question's own hit with the same chunk, else of the one sharing the most sentences with it;
+    own hits it shows entirely (merged chunks) are the same passage too. Listing them apart would
+    show the same sentences twice and push another passage out. The shown hit is the one that
+    covers more chunks (the history-aware one on a tie).
+
     Args:
         alone: Hits for the question alone, best first.
         history: Hits for the weighted question + history queries, best first.
@@ -696,16 +705,48 @@ def fuse(alone: list[Hit], history: list[Hit], own_weight: float, top_k: int, k:
         k: Rank offset; larger flattens the difference between ranks.
 
     Returns:
-        Hits, best first. A passage in both lists keeps the history-aware hit (its sentence scores
-        reflect the whole query); ``score`` becomes the fused score scaled so 1.0 is first in both.
+        Hits, best first; ``score`` becomes the fused score scaled so 1.0 is first in both.
     """
-    score: dict[int, float] = {}
-    for hits, weight in ((alone, own_weight), (history, 1.0 - own_weight)):
-        for rank, hit in enumerate(hits, start=1):
-            score[hit.row] = score.get(hit.row, 0.0) + weight / (k + rank)
-    by_row = {h.row: h for h in alone} | {h.row: h for h in history}
-    rows = sorted(score, key=lambda r: -score[r])[:top_k]
-    return [replace(by_row[r], score=score[r] * (k + 1)) for r in rows]
+    fused = [_Fused(hit, own_weight / (k + rank)) for rank, hit in enumerate(alone, start=1)]
+    own = list(fused)
+    for rank, hit in enumerate(history, start=1):
+        weight = (1.0 - own_weight) / (k + rank)
+        # Within one ranking retrieval has already told passages apart: only match across the two.
+        overlapping = [f for f in own if not f.matched and any(f.overlap(hit))]
+        if not overlapping:
+            fused.append(_Fused(hit, weight, matched=True))
+            continue
+        # The same chunk first, else the passage sharing the most sentences.
+        match = max(overlapping, key=lambda f: (f.hit.row == hit.row, f.overlap(hit)))
+        # Show the hit that covers more of the passage; on a tie the history-aware one, whose
+        # sentence scores reflect the whole query.
+        if len(hit.rows) >= len(match.hit.rows):
+            match.hit = hit
+        shown = set(match.hit.rows)
+        for other in overlapping:
+            if other is not match and set(other.hit.rows) <= shown:
+                # The shown hit holds all of it too (merged chunks): one passage, counted once.
+                match.score = max(match.score, other.score)
+                other.matched = other.absorbed = True
+        match.score += weight
+        match.matched = True
+    kept = sorted((f for f in fused if not f.absorbed), key=lambda f: -f.score)  # stable: ties keep own order
+    return [replace(f.hit, score=f.score * (k + 1)) for f in kept[:top_k]]
+
+
+@dataclass
+class _Fused:
+    """One passage during :func:`fuse`: the hit shown for it, and its fused score so far."""
+
+    hit: Hit
+    score: float
+    matched: bool = False
+    absorbed: bool = False
+
+    def overlap(self, other: Hit) -> tuple[int, int]:
+        """How much of ``other`` this passage shows: shared chunks, then shared sentences."""
+        chunks = len(set(self.hit.rows) & set(other.rows))
+        return chunks, len(set(self.hit.sentence_rows.tolist()) & set(other.sentence_rows.tolist()))
 
 
 def weigh(query_plan: QueryPlan, confidence: float | None, threshold: float = 0.35) -> QueryPlan:

@@ -37,30 +37,49 @@ def _rules() -> tuple[re.Pattern[str], frozenset[str]]:
     return re.compile(r"(?u)\b\w\w+\b"), frozenset(STOPWORDS_EN)
 
 
-#: Stop lists a question can be tokenised with: "bm25s" is the index's own short list; "nltk"
-#: adds NLTK's 179 English stop words (shipped with bm25s as ``STOPWORDS_EN_PLUS``): question
-#: words (what, which, who, when, how), auxiliaries (did, does, has), pronouns and the like.
-QUERY_STOPWORDS = ("nltk", "bm25s")
+#: Stop lists a question can be tokenised with. "question" (the default) is NLTK's English list
+#: (shipped with bm25s as ``STOPWORDS_EN_PLUS``) without the words of it that carry meaning in a
+#: question (:data:`MEANINGFUL`); "nltk" is NLTK's whole list; "bm25s" the index's own 33 words.
+QUERY_STOPWORDS = ("question", "nltk", "bm25s")
+DEFAULT_QUERY_STOPWORDS = "question"
+
+#: Words of NLTK's stop list that a question keeps. NLTK's list is made for documents; in a
+#: question, "how" asks for a procedure ("How do I update the cluster master?" is answered by
+#: "To update the master, …"), "can" for a possibility, "where"/"when"/"why" for a place, a time
+#: or a reason that documents state with the same words ("where to buy", "when it is due"), and
+#: negations, quantities, comparisons and directions ("not", "only", "most", "before", "between",
+#: "off") change what is asked ("no" and "not" would too, but the index drops them). "won" is there as the remains of "won't", but "Who won …?" means
+#: it. Measured (benchmarks/RESULTS-conversation.md, RESULTS-quality.md): on conversational
+#: questions (MTRAG) NLTK's whole list cost first-turn MRR 0.921 → 0.866 and follow-ups gained
+#: less from their history; on SQuAD keeping these words changes nothing beyond noise. Words a question always carries ("what", "did", "is",
+#: pronouns) stay stop words.
+MEANINGFUL = frozenset(
+    "how can why where when won nor only most more few all any each both other some same own too very "
+    "again further once before after between during through against up down off out over under".split()
+)
 
 
 @lru_cache(maxsize=4)
-def query_stopwords(name: str = "nltk") -> frozenset[str]:
+def query_stopwords(name: str = DEFAULT_QUERY_STOPWORDS) -> frozenset[str]:
     """The stop words removed from a question (``name``: one of :data:`QUERY_STOPWORDS`)."""
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
     if name not in QUERY_STOPWORDS:
         raise ValueError(f"unknown stop list {name!r}; expected one of {QUERY_STOPWORDS}")
     stop = _rules()[1]
-    return stop | frozenset(STOPWORDS_EN_PLUS) if name == "nltk" else stop
+    if name == "bm25s":
+        return stop
+    nltk = frozenset(STOPWORDS_EN_PLUS)
+    return stop | (nltk - MEANINGFUL if name == "question" else nltk)
 
 
 @lru_cache(maxsize=256)
-def query_tokens(query: str, stopwords: str = "nltk") -> tuple[str, ...]:
+def query_tokens(query: str, stopwords: str = DEFAULT_QUERY_STOPWORDS) -> tuple[str, ...]:
     """The tokens of a question: like :func:`tokenize`, without the fuller stop list's words.
 
-    A question's function words ("What did ... do", "How many were ...") are no evidence that
-    a passage answers it, yet the index's short stop list keeps them, so that BM25 and the word
-    overlap of the rerank would reward a passage for containing "did" or "many". The index
+    A question's function words ("What did ... do", "Which was ...") are no evidence that a
+    passage answers it, yet the index's short stop list keeps them, so that BM25 and the word
+    overlap of the rerank would reward a passage for containing "did" or "which". The index
     itself keeps them (dropping them there would need a rebuild and changes nothing else).
     """
     return tuple(tokenize([query], query_stopwords(stopwords))[0])
@@ -121,7 +140,7 @@ class KeywordIndex:
         """Token → column id of the BM25 matrices."""
         return self._retriever.vocab_dict
 
-    def query_weights(self, query: str, stopwords: str = "nltk") -> tuple[np.ndarray, np.ndarray]:
+    def query_weights(self, query: str, stopwords: str = DEFAULT_QUERY_STOPWORDS) -> tuple[np.ndarray, np.ndarray]:
         """Vocabulary ids of the query's distinct known tokens (:func:`query_tokens`) and their IDF."""
         tokens = [t for t in dict.fromkeys(query_tokens(query, stopwords)) if t in self.vocab]
         ids = np.array([self.vocab[t] for t in tokens], dtype=np.int64)
@@ -135,7 +154,7 @@ class KeywordIndex:
         df = np.array([indptr[vocab[t] + 1] - indptr[vocab[t]] if t in vocab else 0 for t in tokens], dtype=np.float64)
         return np.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
-    def scores(self, query: str, stopwords: str = "nltk") -> np.ndarray:
+    def scores(self, query: str, stopwords: str = DEFAULT_QUERY_STOPWORDS) -> np.ndarray:
         """BM25 score of every indexed text for ``query`` (zeros when no query word is known).
 
         The query is tokenised by :func:`query_tokens` with the ``stopwords`` list.

@@ -1,8 +1,8 @@
 """Find the passages that answer a query: dense + BM25 fusion, sentence-level rerank, dedup.
 
 1. Candidates: the ``candidates`` best chunks by FAISS and by BM25 (bm25s sparse scores).
-2. Fusion: a weighted sum of min-max-normalised cosine and max-normalised BM25 (or, for
-   comparison, reciprocal rank fusion).
+2. Fusion: a weighted sum of min-max-normalised cosine (a spread below ``dense_min_spread`` is
+   not stretched) and max-normalised BM25 (or, for comparison, reciprocal rank fusion).
 3. Rerank the ``rerank_depth`` best at sentence level: every sentence of those chunks is scored
    by cosine (precomputed sentence vectors) plus weighted word overlap with the query, and by
    the share of the query's word pairs (adjacent stemmed content words) it repeats. SQuAD-style
@@ -15,7 +15,7 @@
    hit: the passage is listed once, and another passage takes the freed place.
 
 Questions are tokenised with a fuller stop list than the index (``query_stopwords``): "what",
-"did", "how", "his" are no evidence that a passage answers a question.
+"did", "which", "his" are no evidence that a passage answers a question.
 
 All per-query work is vectorised over candidate rows (FAISS, numpy, bm25s sparse scores); the
 only Python loop runs over the few hits returned, never over the corpus.
@@ -30,6 +30,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from qa.keyword import DEFAULT_QUERY_STOPWORDS
 from qa.store import LoadedIndex
 
 logger = logging.getLogger(__name__)
@@ -109,11 +110,15 @@ class RetrievalParams:
     #: Query word weights in the sentence overlap: "local" (corpus IDF x IDF among the reranked
     #: passages) or "global" (corpus IDF alone).
     overlap_idf: str = "local"
-    #: Stop list of questions (:data:`qa.keyword.QUERY_STOPWORDS`): "nltk" or the index's "bm25s".
-    query_stopwords: str = "nltk"
+    #: Stop list of questions (:data:`qa.keyword.QUERY_STOPWORDS`): "question", "nltk" or the
+    #: index's "bm25s".
+    query_stopwords: str = DEFAULT_QUERY_STOPWORDS
     #: A hit whose chunk shares a sentence with a better hit's (one document) is merged into it,
     #: up to this many chunks per hit (1: never; the lesser hit stays, or goes if mostly shared).
     max_merged_chunks: int = 3
+    #: Smallest spread of cosines that the fusion's min-max scaling stretches to 0..1 (see
+    #: :func:`_minmax`); 0 stretches any spread.
+    dense_min_spread: float = 0.4
 
     @classmethod
     def from_settings(cls, settings) -> RetrievalParams:
@@ -189,7 +194,7 @@ def retrieve(index: LoadedIndex, queries: list[Query], top_k: int, params: Retri
         fused = 1.0 / (params.rrf_k + _ranks(dense)) + 1.0 / (params.rrf_k + _ranks(kw))
         fused = fused / fused.max()
     else:
-        fused = params.dense_weight * _minmax(dense) + (1 - params.dense_weight) * kw
+        fused = params.dense_weight * _minmax(dense, spread=params.dense_min_spread) + (1 - params.dense_weight) * kw
 
     order = _top(fused, min(len(candidates), max(params.rerank_depth, top_k)))
     rows = candidates[order]
@@ -331,7 +336,7 @@ def _local_idf(ids: np.ndarray, terms: np.ndarray, passage_of_term: np.ndarray, 
 
 def _sentence_overlap(
     index: LoadedIndex, queries: list[Query], rows: np.ndarray, passage: np.ndarray | None = None,
-    stopwords: str = "nltk",
+    stopwords: str = DEFAULT_QUERY_STOPWORDS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per sentence: the share of the queries' word weight it contains, and of their word pairs.
 
@@ -358,12 +363,20 @@ def _sentence_overlap(
     return overlap, pairs
 
 
-def _minmax(x: np.ndarray, empty: float = 1.0) -> np.ndarray:
-    """Scaled to 0..1; a constant vector becomes ``empty`` (no information to rank by)."""
+def _minmax(x: np.ndarray, empty: float = 1.0, spread: float = 0.0) -> np.ndarray:
+    """Scaled to 0..1; a constant vector becomes ``empty`` (no information to rank by).
+
+    With ``spread``, values closer together than that are scaled as if they spanned it (the
+    best still maps to 1 when the spread is reached, below it to less): a question whose words
+    the model does not know ("What is an anda?") gets cosines of 0.0-0.2 for every passage,
+    and stretching those to 0..1 would let noise outweigh the one passage BM25 finds.
+    """
     if len(x) == 0:
         return x
     lo, hi = float(x.min()), float(x.max())
-    return (x - lo) / (hi - lo) if hi > lo else np.full_like(x, empty, dtype=np.float64)
+    if hi <= lo:
+        return np.full_like(x, empty, dtype=np.float64)
+    return (x - lo) / max(hi - lo, spread)
 
 
 def _dedup(index: LoadedIndex, hits: list[Hit], top_k: int, max_cosine: float, max_merged: int = 3) -> list[Hit]:

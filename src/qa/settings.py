@@ -66,11 +66,16 @@ class Settings:
     #: Question word weights in the rerank's word overlap: "local" (corpus IDF x IDF among the
     #: reranked passages: words every candidate shares weigh little) or "global" (corpus IDF).
     overlap_idf: str = "local"
-    #: Stop words dropped from questions: "nltk" (NLTK's 179 English words: what, did, how, ...)
-    #: or "bm25s" (the index's own 33).
-    query_stopwords: str = "nltk"
+    #: Stop words dropped from questions: "question" (NLTK's English list without the words that
+    #: carry meaning in a question: how, can, not, before, ...), "nltk" (NLTK's whole list) or
+    #: "bm25s" (the index's own 33). See :data:`qa.keyword.MEANINGFUL`.
+    query_stopwords: str = "question"
     #: Overlapping chunks of one document are listed as one source, up to this many chunks (1: never).
     max_merged_chunks: int = 3
+    #: Smallest spread of the candidates' cosines that min-max scaling stretches to 0..1 in the
+    #: fusion: when every candidate is about as far from the question (the model does not know
+    #: its words), their small differences are noise and must not outweigh a BM25 match.
+    dense_min_spread: float = 0.4
     #: Two hits whose chunk vectors are at least this close count as duplicates.
     duplicate_cosine: float = 0.97
     #: Below this evidence score the engine declines to answer (calibrated, see README).
@@ -184,8 +189,10 @@ class Settings:
             raise UsageError(f"fusion must be 'weighted' or 'rrf', got {self.fusion!r}")
         if self.overlap_idf not in ("local", "global"):
             raise UsageError(f"overlap_idf must be 'local' or 'global', got {self.overlap_idf!r}")
-        if self.query_stopwords not in ("nltk", "bm25s"):
-            raise UsageError(f"query_stopwords must be 'nltk' or 'bm25s', got {self.query_stopwords!r}")
+        if self.query_stopwords not in ("question", "nltk", "bm25s"):
+            raise UsageError(f"query_stopwords must be 'question', 'nltk' or 'bm25s', got {self.query_stopwords!r}")
+        if not 0.0 <= self.dense_min_spread <= 2.0:
+            raise UsageError("dense_min_spread must be between 0 and 2 (cosines span at most 2)")
         if self.candidates < 1 or self.rerank_depth < 1 or self.rrf_k < 1 or self.max_merged_chunks < 1:
             raise UsageError("candidates, rerank_depth, rrf_k and max_merged_chunks must be at least 1")
         if self.answer_max_sentences < 1 or self.answer_depth < 1:
