@@ -91,21 +91,40 @@ STOPWORDS_EN = frozenset((
 
 def check_stopwords() -> None:
     """Raise when the copy above differs from bm25s's list (parsed from its source, not imported)."""
+    if _bm25s_list("STOPWORDS_EN") != STOPWORDS_EN:
+        raise RuntimeError("bm25s STOPWORDS_EN changed; update benchmarks/_proto.py")
+
+
+def _bm25s_list(name: str) -> frozenset[str]:
+    """A stop list of bm25s's stopwords.py, parsed from its source (importing bm25s imports scipy)."""
     spec = importlib.util.find_spec("bm25s")
     path = Path(next(iter(spec.submodule_search_locations))) / "stopwords.py"
     for node in ast.parse(path.read_text("utf-8")).body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "STOPWORDS_EN":
-            if frozenset(ast.literal_eval(node.value)) != STOPWORDS_EN:
-                raise RuntimeError("bm25s STOPWORDS_EN changed; update benchmarks/_proto.py")
-            return
-    raise RuntimeError("STOPWORDS_EN not found in bm25s")
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == name:
+            return frozenset(ast.literal_eval(node.value))
+    raise RuntimeError(f"{name} not found in bm25s")
 
 
-def light_tokenize(texts) -> list[list[str]]:
+_QUERY_STOP: dict[str, frozenset[str]] = {}
+
+
+def query_stop(name: str) -> frozenset[str]:
+    """The same lists as qa.keyword.query_stopwords, without importing bm25s."""
+    if name not in _QUERY_STOP:
+        from qa.keyword import MEANINGFUL
+
+        if name == "bm25s":
+            _QUERY_STOP[name] = STOPWORDS_EN
+        else:
+            nltk = _bm25s_list("STOPWORDS_EN_PLUS")
+            _QUERY_STOP[name] = STOPWORDS_EN | (nltk - MEANINGFUL if name == "question" else nltk)
+    return _QUERY_STOP[name]
+
+
+def light_tokenize(texts, stop: frozenset[str] = STOPWORDS_EN) -> list[list[str]]:
     """Same tokens as qa.keyword.tokenize (bm25s.tokenize, stopwords='en', Snowball stemmer)."""
     from qa.keyword import _stemmer
 
-    stop = STOPWORDS_EN
     stem = _stemmer().stemWords
     return [stem([t for t in _TOKEN.findall(text.lower()) if t not in stop]) for text in texts]
 
@@ -129,11 +148,11 @@ class LightKeywordIndex:
     def size(self) -> int:
         return self._n
 
-    def query_weights(self, query: str):
+    def query_weights(self, query: str, stopwords: str = "question"):
         """Vocabulary ids of the query's distinct known tokens and their IDF (as KeywordIndex)."""
         import numpy as np
 
-        tokens = [t for t in dict.fromkeys(light_tokenize([query])[0]) if t in self.vocab]
+        tokens = [t for t in dict.fromkeys(light_tokenize([query], query_stop(stopwords))[0]) if t in self.vocab]
         return np.array([self.vocab[t] for t in tokens], dtype=np.int64), self.idf(tokens)
 
     def idf(self, tokens):
@@ -144,10 +163,10 @@ class LightKeywordIndex:
                       dtype=np.float64)
         return np.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
-    def scores(self, query: str):
+    def scores(self, query: str, stopwords: str = "question"):
         import numpy as np
 
-        ids = [self.vocab[t] for t in light_tokenize([query])[0] if t in self.vocab]
+        ids = [self.vocab[t] for t in light_tokenize([query], query_stop(stopwords))[0] if t in self.vocab]
         if not ids:
             return np.zeros(self._n, dtype=np.float32)
         ind = self.indptr
@@ -189,9 +208,9 @@ def apply_bincount() -> None:
 
     import qa.keyword
 
-    def scores(self, query: str):
+    def scores(self, query: str, stopwords: str = qa.keyword.DEFAULT_QUERY_STOPWORDS):
         r = self._retriever
-        ids = r.get_tokens_ids(qa.keyword.tokenize([query])[0])
+        ids = r.get_tokens_ids(list(qa.keyword.query_tokens(query, stopwords)))
         n = self.size
         if not ids:
             return np.zeros(n, dtype=np.float32)

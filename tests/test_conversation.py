@@ -162,8 +162,8 @@ def test_a_declined_question_does_not_sink_the_next_one(seed_engine):
     # The declined turn's words must not drag an answerable question below the threshold.
     assert answer.answered and _cites(answer, "1999 NATO intervention in Kosovo")
     assert answer.answer == alone.answer
-    # nobody for "he" to be: the question is not rewritten (the declined turn may still be shown as context)
-    assert (answer.understood_as or "").startswith("What did he oppose in 1999?")
+    # Nobody for "he" to be, and a declined turn is no context: the question is taken as asked.
+    assert answer.understood_as is None
     assert len(conversation) == 2
 
 
@@ -275,6 +275,16 @@ def test_he_is_the_person_a_who_question_was_answered_with():
     assert p.understood_as.startswith(p.resolved) and p.follow_up
     # The expansion carries the names of the last answer's top sentence.
     assert any("Soviet Union" in text for text, _ in p.queries[1:])
+
+
+def test_he_stays_the_subject_when_a_who_question_asked_for_an_object():
+    bush = "Putin worked closely with United States president George W. Bush on the war in Afghanistan."
+    conversation = _after("Who did Vladimir Putin work with on the war in Afghanistan?", bush)
+    p = plan("What happened after his re-election in 2012?", conversation)
+    assert p.resolved == "What happened after Vladimir Putin's re-election in 2012?"
+    # "Who is …?" asks for the subject: the answer's person is who the conversation is about now.
+    conversation = _after("Who is the US ambassador to Russia?", "The US ambassador is Lynne M. Tracy.")
+    assert plan("What did she say in 2023?", conversation).resolved == "What did Lynne M. Tracy say in 2023?"
 
 
 def test_he_is_the_person_the_last_question_named():

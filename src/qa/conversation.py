@@ -3,9 +3,12 @@
 A follow-up ("What did he oppose in 1999?", "And the American one?", "Why?") is resolved from the
 earlier turns of its conversation:
 
+0. **Only answered turns count**: a declined turn names what the documents do not hold, so its
+   words would pull the next question toward the closest misses.
 1. **Rewrite what can be rewritten safely**: "he"/"his" becomes the person the conversation is
-   about (the answer of a "who" question, else the person the last question named, carried from
-   turn to turn); "the American one" takes the noun of the last question. The user sees the
+   about (the answer of a "who" question — unless it asked about a named subject, "Who did Putin
+   work with?" — else the person the last question named, carried from turn to turn); "the
+   American one" takes the noun of the last question. The user sees the
    result ("Understood as: What did Boris Yeltsin oppose in 1999?").
 2. **Expand**: a second query adds the last turn's context — the names and rarest words of the
    last answer's *top cited sentence* (not of the whole answer, so a weaker second sentence does
@@ -316,10 +319,17 @@ def _without_title(name: str) -> str:
     return " ".join(words[cut:])
 
 
+# "Who did Putin work with …?": the "who" is the object, the person named after the auxiliary the
+# subject — and the conversation stays about the subject. "Who is/was …?" asks for the subject.
+_WHO_OBJECT = re.compile(r"\s*(who|whom)\s+(did|does|do|will|would|could|can|should|has|have|had)\s", re.IGNORECASE)
+
+
 def _about(turn: Turn) -> str | None:
     """The person a turn was about: after a "who" question the person in its answer
-    ("Who led Russia…?" → Boris Yeltsin), otherwise the one its question named ("When did Putin…?"
-    → Vladimir Putin, the full form from the answer), else the one carried from before."""
+    ("Who led Russia…?" → Boris Yeltsin), unless the question asked whom its own subject met or
+    did something with ("Who did Putin work with…?" → still Vladimir Putin), otherwise the one
+    its question named ("When did Putin…?" → Vladimir Putin, the full form from the answer),
+    else the one carried from before."""
     answer = _said(turn)
     answer_names = [n for n in map(_without_title, entities(answer)) if n]
     asked_names = [n for n in map(_without_title, entities(turn.understood_as)) if n]
@@ -327,7 +337,9 @@ def _about(turn: Turn) -> str | None:
     text = f"{turn.understood_as} {answer}"
     asked_people = [n for n in asked if _is_person(n, text)]
     new_people = [n for n in answer_names if n not in asked and _is_person(n, text)]
-    if re.match(r"\s*(who|whom|whose)\b", turn.understood_as, re.IGNORECASE):
+    if re.match(r"\s*(who|whom|whose)\b", turn.understood_as, re.IGNORECASE) and not (
+        asked_people and _WHO_OBJECT.match(turn.understood_as)
+    ):
         order = new_people + asked_people
     else:
         order = asked_people + ([turn.person] if turn.person else []) + new_people
@@ -534,6 +546,9 @@ def plan(
     """
     p = params or PlanParams()
     turns = conversation.turns if conversation is not None else []
+    # A declined turn is no context: the documents do not know what it asked about, so its words
+    # ("What is the capital of France?") would only pull the next question toward closest misses.
+    turns = [t for t in turns if not t.answer.startswith(NOT_FOUND)]
     if not turns:
         return QueryPlan([(question, 1.0)], None, question)
     last = turns[-1]
