@@ -150,16 +150,24 @@ def test_cli_eval_json(tmp_path, embedder, capsys, monkeypatch):
     assert report["questions"] == 4 and 0 <= report["recall@1"] <= report["recall@10"] <= 1
 
 
-@pytest.mark.parametrize("argv", [
-    ["eval", "--squad", "missing.json"],
-    ["eval", "--squad", "X", "--limit", "0"],
+@pytest.mark.parametrize(("argv", "says"), [
+    (["eval", "--squad", "missing.json"], "no such file"),
+    (["eval", "--squad", "X", "--limit", "0"], "--limit"),
+    (["eval", "--squad", "X"], "not a SQuAD JSON file"),
+    (["eval", "--conversations", "empty.jsonl"], "holds no tasks"),
+    (["eval", "--conversations", "garbage.jsonl"], "garbage.jsonl line 2 is not a multi-turn task (JSONDecodeError"),
+    (["eval", "--conversations", "partial.jsonl"], "line 1 is not a multi-turn task (missing key 'eval_turn')"),
 ])
-def test_cli_eval_usage_errors(tmp_path, capsys, monkeypatch, argv):
+def test_cli_eval_usage_errors(tmp_path, capsys, monkeypatch, argv, says):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "X").write_text("{}", "utf-8")
+    (tmp_path / "garbage.jsonl").write_text('{"dialogue_id": "d", "eval_turn": 1, "turns": [{}]}\nnot json\n', "utf-8")
+    (tmp_path / "partial.jsonl").write_text('{"dialogue_id": "d"}\n', "utf-8")
+    (tmp_path / "empty.jsonl").write_text("\n", "utf-8")
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("qa: error:") and len(err.strip().splitlines()) == 1
+    assert says in err
 
 
 def test_cli_eval_needs_a_benchmark(capsys):

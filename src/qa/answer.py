@@ -16,6 +16,26 @@ from qa.store import LoadedIndex
 _QUESTION_WORDS = frozenset("what did does do who whom whose which when where why how is are was were".split())
 NOT_FOUND = "The documents do not contain an answer to this question."
 _SPACES = re.compile(r"\s+")
+# A document's own reference marks, as pasted from Wikipedia and the like: "in 2023.[3]",
+# "relations[4][5]", "[a]", "[note 2]", "[citation needed]" — attached to the word or stop before
+# them, and followed by a space, punctuation, another mark or the end. Not "[0]" (an index), not
+# code-like text that goes on ("a[3].b", "m[2]=1"), not inside backticks.
+_REFERENCE_MARK = re.compile(
+    r"(?<=\S)\[(?:[1-9]\d{0,2}(?:[,–-]\s?[1-9]\d{0,2})*|[a-z]|(?:note|nb|n) ?\d{1,3}|citation needed|"
+    r"clarification needed|dubious|who\?|when\?|which\?)\](?=$|[\s,;:!?)\]\"'”’\[]|\.(?:\s|$))"
+)
+
+
+def quote_text(raw: str) -> str:
+    """A sentence as the answer quotes it: spaces collapsed, and the document's own reference
+    marks ("[3]", "[citation needed]") left out, so that every ``[n]`` in an answer is one of its
+    own citations. The citation's passage keeps the text exactly as in the file."""
+    text = _SPACES.sub(" ", raw).strip()
+    if "[" not in text:
+        return text
+    parts = text.split("`")
+    # Even parts are outside backticks: code spans keep their brackets.
+    return "`".join(_REFERENCE_MARK.sub("", part) if i % 2 == 0 else part for i, part in enumerate(parts)).strip()
 
 
 @dataclass
@@ -200,7 +220,7 @@ def compose(
     quoted: list[AnswerSentence] = []
     for value, h, p in chosen:
         row = int(hits[h].sentence_rows[p])
-        text = _SPACES.sub(" ", index.sentence_text(row)).strip()
+        text = quote_text(index.sentence_text(row))
         citation = citations[number[h] - 1]
         citation.cited = True
         start = span(index, hits[h])[0]

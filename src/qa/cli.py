@@ -376,21 +376,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _eval_conversations(args: argparse.Namespace, settings, progress: bool) -> int:
-    """``--conversations``: delegated to ``qa.conversation_eval.evaluate(path, settings, ...)``."""
-    try:
-        from qa import conversation_eval
-    except ImportError:
-        conversation_eval = None
-    evaluate = getattr(conversation_eval, "evaluate", None)
-    if evaluate is None:
-        raise UsageError("eval --conversations is not implemented yet")
-    report = evaluate(args.conversations, settings, limit=args.limit, progress=progress)
+    """``--conversations``: :func:`qa.conversation_eval.evaluate`, as a table or one JSON object."""
+    from qa import conversation_eval
+
+    report = conversation_eval.evaluate(args.conversations, settings, limit=args.limit, progress=progress)
     if args.json:
-        _print_json(report if isinstance(report, dict) else report.to_json())
-    elif hasattr(conversation_eval, "format_table"):
-        print(conversation_eval.format_table(report))
-    else:
         _print_json(report)
+    else:
+        print(conversation_eval.format_table(report))
     return 0
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.conversation import Conversation, Turn
+from qa.errors import UsageError
 from qa.settings import Settings
 
 K = 5
@@ -54,19 +55,35 @@ class _Task:
 
 
 def load_dialogues(path: Path) -> tuple[dict[str, list[dict]], dict[str, dict[str, dict]]]:
-    """Dialogues (their tasks, ordered by evaluated turn) and each collection's passages by id."""
+    """Dialogues (their tasks, ordered by evaluated turn) and each collection's passages by id.
+
+    Raises:
+        UsageError: When the file cannot be read or a line is not a task (naming the line).
+    """
     dialogues: dict[str, list[dict]] = defaultdict(list)
     passages: dict[str, dict[str, dict]] = defaultdict(dict)
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path} ({exc.__class__.__name__}: {exc})") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
             task = json.loads(line)
-            dialogues[task["dialogue_id"]].append(task)
+            dialogues[str(task["dialogue_id"])].append(task)
+            int(task["eval_turn"])
+            if not isinstance(task["turns"], list) or not task["turns"]:
+                raise ValueError("'turns' must be a non-empty list")
             for p in task.get("context") or []:
-                passages[task["collection"]][p["passage_id"]] = p
+                passages[str(task["collection"])][str(p["passage_id"])] = p
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            what = f"missing key {exc}" if isinstance(exc, KeyError) else f"{exc.__class__.__name__}: {exc}"
+            raise UsageError(f"{path} line {number} is not a multi-turn task ({what})") from None
+    if not dialogues:
+        raise UsageError(f"{path} holds no tasks")
     for tasks in dialogues.values():
-        tasks.sort(key=lambda t: t["eval_turn"])
+        tasks.sort(key=lambda t: int(t["eval_turn"]))
     return dict(dialogues), dict(passages)
 
 
@@ -312,8 +329,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.path.is_file():
         print(f"qa: error: no such file: {args.path}", file=sys.stderr)
         return 2
-    report = evaluate(args.path, Settings.from_env(), args.limit, progress=not args.quiet and sys.stderr.isatty(),
-                      work_dir=args.work_dir)
+    try:
+        report = evaluate(args.path, Settings.from_env(), args.limit, progress=not args.quiet and sys.stderr.isatty(),
+                          work_dir=args.work_dir)
+    except UsageError as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa import documents, indexing, store
-from qa.answer import Answer, AnswerParams, compose, evidence
+from qa.answer import Answer, AnswerParams, compose, evidence, quote_text
 from qa.conversation import (
     FUSION_DEPTH,
     Conversation,
@@ -276,7 +276,7 @@ class Engine:
         adjust: dict[int, float] | None = None
         if query_plan.follow_up:
             # Sentence text by row for the passages an answer may quote from.
-            sentences = {int(r): " ".join(index.sentence_text(int(r)).split()) for h in hits for r in h.sentence_rows}
+            sentences = {int(r): quote_text(index.sentence_text(int(r))) for h in hits for r in h.sentence_rows}
             adjust = {r: sentence_adjustment(query_plan, t) for r, t in sentences.items()}
         answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params, adjust=adjust)
         if adjust and len(answer.sentences) > 1:

@@ -1,0 +1,49 @@
+"""Answers: how a quoted sentence is shown, and that an answer's markers are its own citations."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from qa.answer import quote_text
+from qa.engine import Engine
+
+
+@pytest.mark.parametrize(
+    ("raw", "quoted"),
+    [
+        ("Tracy was appointed in 2023.[3] She", "Tracy was appointed in 2023. She"),
+        ("Relations[4][5] worsened.", "Relations worsened."),
+        ("It ended[a] in 1991[citation needed].", "It ended in 1991."),
+        ('A "quote"[7], then  more\n text', 'A "quote", then more text'),
+        ("Sanctions were expanded.[12]", "Sanctions were expanded."),
+        # Not reference marks: an index, code that goes on, code spans, a bracket after a space.
+        ("Use args[0] here.", "Use args[0] here."),
+        ("Then x = a[3].b and m[2]=1.", "Then x = a[3].b and m[2]=1."),
+        ("See `arr[2]` and `f(x)[1]`.", "See `arr[2]` and `f(x)[1]`."),
+        ("Values [1, 2] and the list [3].", "Values [1, 2] and the list [3]."),
+    ],
+)
+def test_quoted_sentences_leave_out_the_documents_reference_marks(raw, quoted):
+    assert quote_text(raw) == quoted
+
+
+def test_every_marker_in_an_answer_is_one_of_its_citations(corpus, embedder):
+    from .conftest import make_settings
+
+    (corpus / "source_docs" / "congress.md").write_text(
+        "# Congress of Vienna\n\nThe Congress of Vienna was held in the Austrian capital from 1814 to 1815.[3] "
+        "It redrew the map of Europe after the defeat of Napoleon.[4][5]\n", "utf-8")
+    engine = Engine(make_settings(corpus))
+    engine.build()
+    answer = engine.ask("When was the Congress of Vienna held?")
+    assert answer.answered and "from 1814 to 1815." in answer.answer
+    numbers = {c.n for c in answer.citations}
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)]
+    assert markers and set(markers) <= numbers
+    assert "[3]" not in answer.answer.replace(f"[{markers[0]}]", "")
+    # The passage itself is quoted exactly as in the file, reference marks included.
+    cited = next(c for c in answer.citations if c.n == markers[0])
+    assert "1815.[3]" in cited.text
+    assert all(s.text == quote_text(s.text) for s in answer.sentences)
