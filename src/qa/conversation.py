@@ -14,7 +14,9 @@ earlier turns of its conversation:
    last answer's *top cited sentence* (not of the whole answer, so a weaker second sentence does
    not steer), then the words of the last question; a lighter third query adds older questions.
    A question with a new subject of its own ("What about in 2000?", "And under Yeltsin?") keeps
-   the last question's frame but none of the old subject's names.
+   the last question's frame but none of the old subject's names; when it is nothing but the new
+   subject and the last question had one of its kind (a person, a number), the last question is
+   asked about it ("What about under Trump?" → "What happened during the presidency of Trump?").
 3. **Weigh by how well the question does alone**: its own retrieval's evidence score (the one the
    engine declines unanswerable questions with) sets the history's share, from 0.6 when the
    question finds nothing on its own down to 0.15 when it finds strong evidence.
@@ -426,6 +428,42 @@ def is_follow_up(question: str) -> bool:
     return len(words) <= 2
 
 
+_WHAT_ABOUT = re.compile(r"^\s*(?:(?:and|but|so|or)\s+)?(?:(?:what|how)\s+(?:about|of)\s+|(?=\S))", re.IGNORECASE)
+
+
+def substitute_subject(question: str, last_question: str, last_answer: str = "") -> str | None:
+    """"What about under Trump?" after "What happened during the presidency of Joe Biden?" →
+    "What happened during the presidency of Trump?": the last question with its one person (or
+    one number) replaced by the question's new one. ``None`` when the question says more than a
+    new subject ("What did Trump do?" stands alone), or when it is unclear what the new name
+    replaces: only a person replaces a person and a number a number ("What about Putin?" after
+    "Who is the US ambassador to Russia?" is left alone).
+    """
+    m = _WHAT_ABOUT.match(question)
+    new = _new_names(question, last_question)
+    if m is None or len(new) != 1 or not (m.group().strip() or question.lstrip().lower().startswith("and ")):
+        return None
+    name = new[0]
+    # Nothing but the name and function words ("under", "in", "the"): an ellipsis.
+    if _stems(question[m.end():].replace(name, " ")):
+        return None
+    old = [n for n in entities(last_question) if n[0].isdigit() == name[0].isdigit()]
+    if len(old) != 1 or old[0] not in last_question:
+        return None
+    if not name[0].isdigit():
+        # A person for a person: the old one recognisably so, the new one a person's name or a
+        # lone surname ("Trump"), not an organisation ("NATO") or a typical place or body.
+        said = f"{last_question} {last_answer}"
+        words = name.split()
+        surname = len(words) == 1 and not name.isupper() and name.lower().strip(".") not in _NOT_PERSON
+        if not _is_person(old[0], said) or not (_is_person(name, f"{question} {said}") or surname):
+            return None
+    replacement = _without_title(name) if not name[0].isdigit() else name
+    if re.search(r"['’]s$", old[0]) and not re.search(r"['’]s$", replacement):
+        replacement += "'s"
+    return last_question.replace(old[0], replacement, 1)
+
+
 def _new_names(question: str, history: str) -> list[str]:
     """Names in the question that the recent turns never mentioned (a new subject)."""
     known = _stems(history)
@@ -564,6 +602,8 @@ def plan(
     # A new subject without a pronoun pointing back ("What about Putin?") keeps the frame of the
     # last question but not the names of its answer, which belong to the old subject.
     new_subject = not _REFERENCE.search(question) and bool(_new_names(question, recent))
+    if new_subject and (substituted := substitute_subject(question, last.understood_as, _said(last))) is not None:
+        resolved = substituted  # "What about under Trump?" → the last question, about Trump
     context = _context(last, resolved, "frame" if new_subject else "answer", p, rarity)
     history: list[tuple[str, float]] = []  # expansions and their relative weights
     if context:
