@@ -29,6 +29,7 @@ from qa.conversation import (
     is_follow_up,
     lead_with_new,
     plan,
+    repeats_itself,
     says_nothing_new,
     sentence_adjustment,
     substitute_subject,
@@ -105,6 +106,10 @@ DIALOGUES = {
         ("When did Putin become President of Russia?", "2000"),
         ("Who did he work with on the war in Afghanistan?", "George W. Bush"),
         ("What happened after his re-election in 2012?", "annexation of Crimea"),
+    ],
+    "what else, not the same again": [
+        ("What did the two countries cooperate on after 2000?", "counterterrorism and arms control"),
+        ("On what else?", "the conflict in Bosnia and Herzegovina"),
     ],
     "after a declined question": [
         ("What is the capital of France?", None),
@@ -456,6 +461,15 @@ def test_a_follow_up_leads_with_the_passage_of_its_new_sentence():
     assert lead_with_new(p, hits, _answer((KOSOVO, 1.0), (YELTSIN, 0.8)), sentences) is None
     assert lead_with_new(p, hits, _answer((YELTSIN, 1.0)), sentences) is None
     assert lead_with_new(plan("Why?", conversation), hits, _answer((YELTSIN, 1.0), (KOSOVO, 0.8)), sentences) is None
+
+
+def test_what_else_must_not_repeat_what_was_quoted():
+    conversation = _after("What did Yeltsin criticize?", "Yeltsin criticized NATO's expansion.")
+    p = plan("What else did he criticize?", conversation)
+    assert p.wants_new and "Yeltsin criticized NATO's expansion." in p.quoted_before
+    assert repeats_itself(p, _answer(("Yeltsin criticized NATO's expansion.", 0.9)))
+    assert not repeats_itself(p, _answer(("Yeltsin criticized NATO's expansion.", 0.9), ("He opposed Kosovo.", 0.8)))
+    assert not repeats_itself(plan("Why did he criticize it?", conversation), _answer(("Yeltsin criticized NATO's expansion.", 0.9)))
 
 
 def test_a_follow_up_taken_as_asked_keeps_its_resolution():

@@ -35,6 +35,8 @@ earlier turns of its conversation:
    with are demoted unless they hold a word of the new question (always after "what else"), and
    are dropped when quoted beside a better new sentence (answers quote in reading order, so they
    would come first); bare title lines are demoted; after "why" a sentence giving a reason gains.
+   A "what else" question that would still quote only what recent answers quoted quotes the best
+   of the rest instead (when that is answered).
 """
 
 from __future__ import annotations
@@ -166,6 +168,10 @@ class QueryPlan:
     #: the last one ("pete", "hegseth", "position" for "What is his position?"): see :func:`is_said`.
     said: str = ""
     said_new_terms: frozenset[str] = frozenset()
+    #: Whether the question asks for something else ("What else…?", "Any other…?"), and every
+    #: sentence the recent answers quoted: such a question must not be answered with them again.
+    wants_new: bool = False
+    quoted_before: frozenset[str] = frozenset()
 
 
 class Conversation:
@@ -629,7 +635,9 @@ def plan(
                        empty=not content_words(resolved), params=p,
                        asked_terms=frozenset() if wants_new else _new_terms(question, last.understood_as),
                        why=bool(_WHY.match(question)), said=last.focus,
-                       said_new_terms=frozenset() if wants_new else _new_terms(resolved, last.understood_as))
+                       said_new_terms=frozenset() if wants_new else _new_terms(resolved, last.understood_as),
+                       wants_new=wants_new,
+                       quoted_before=frozenset(q for t in [last, *older] for q in t.quoted))
     return weigh(result, None)
 
 
@@ -692,6 +700,12 @@ def says_nothing_new(query_plan: QueryPlan, answer: Answer) -> bool:
     if not answer.answered:
         return True
     return not query_plan.empty and bool(answer.sentences) and all(is_said(query_plan, q.text) for q in answer.sentences)
+
+
+def repeats_itself(query_plan: QueryPlan, answer: Answer) -> bool:
+    """Whether a "what else" question would be answered with only sentences recent answers quoted."""
+    return (query_plan.wants_new and answer.answered and bool(answer.sentences)
+            and all(q.text in query_plan.quoted_before for q in answer.sentences))
 
 
 def is_said(query_plan: QueryPlan, sentence: str) -> bool:

@@ -26,6 +26,7 @@ from qa.conversation import (
     lead_with_new,
     plan,
     rarity_of,
+    repeats_itself,
     says_nothing_new,
     sentence_adjustment,
     weigh,
@@ -292,6 +293,12 @@ class Engine:
                 # It would lead with what the last answer led with, beside something new: the new leads.
                 hits = reordered
                 answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params, adjust=adjust)
+        if adjust and repeats_itself(query_plan, answer):
+            # "What else…?" answered with what was already said: the best of what was not.
+            fresh = compose(index, question, resolved, hits, s.docs_dir.name, answer_params,
+                            adjust=adjust | {r: -1e3 for r, t in sentences.items() if t in query_plan.quoted_before})
+            if fresh.answered and not repeats_itself(query_plan, fresh):
+                answer = fresh
         if alone is not None and says_nothing_new(query_plan, answer):
             # The history added nothing (the old answer again, or a decline): the question as asked.
             plain = compose(index, question, resolved, alone[:top_k], s.docs_dir.name, answer_params)
