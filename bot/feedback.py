@@ -51,6 +51,8 @@ class FeedbackLog:
         self._key = key.encode() if key else None
         self._lock = threading.Lock()
         self._key_lock = threading.Lock()  # two first votes at once must not both create the key
+        #: (message id, user hash) of every vote in the file, read on the first vote after a start.
+        self._recorded: set[tuple[int, str]] | None = None
 
     def _hash_key(self) -> bytes:
         with self._key_lock:
@@ -71,14 +73,43 @@ class FeedbackLog:
         """The keyed hash written instead of ``user_id`` (blocking: may read or create the key file)."""
         return hmac.new(self._hash_key(), str(user_id).encode(), hashlib.sha256).hexdigest()
 
-    def write(self, entry: FeedbackEntry, user_id: int | None = None) -> None:
-        """Append one line, with the keyed hash of ``user_id`` as its user (blocking: call it from a
-        worker thread — the key file and the feedback file are both read or written here)."""
+    def write(self, entry: FeedbackEntry, user_id: int | None = None) -> bool:
+        """Append one line, with the keyed hash of ``user_id`` as its user, unless the file already
+        holds this user's vote on this message (blocking: call it from a worker thread — the key
+        file and the feedback file are both read or written here).
+
+        Returns:
+            Whether the vote was recorded (``False``: an earlier one, perhaps from before a restart).
+        """
         if user_id is not None:
             entry.user = self.user_hash(user_id)
         line = json.dumps(asdict(entry), ensure_ascii=False)
         with self._lock:
+            recorded = self._votes_in_file()
+            key = (entry.message_id, entry.user)
+            if entry.message_id is not None and entry.user and key in recorded:
+                logger.info("feedback on message %s already recorded", entry.message_id)
+                return False
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(line + "\n")
+            if entry.message_id is not None:
+                recorded.add(key)
         logger.info("feedback %s recorded for message %s", entry.vote, entry.message_id)
+        return True
+
+    def _votes_in_file(self) -> set[tuple[int, str]]:
+        """Who voted on what, from the file (once; afterwards kept up to date by :meth:`write`)."""
+        if self._recorded is None:
+            self._recorded = set()
+            try:
+                with self.path.open(encoding="utf-8", errors="replace") as f:
+                    for line in f:
+                        try:
+                            item = json.loads(line)
+                            self._recorded.add((int(item["message_id"]), str(item["user"])))
+                        except (ValueError, KeyError, TypeError):
+                            continue  # a torn or foreign line: not a vote to remember
+            except FileNotFoundError:
+                pass
+        return self._recorded

@@ -219,8 +219,13 @@ class QAService:
         self.votes.put((message_id, user_id), True)
         return True
 
-    async def record_feedback(self, vote: str, user_id: int, message: discord.Message) -> None:
-        """Append a 👍/👎 line for the answer in ``message`` (from memory, or from the message itself)."""
+    async def record_feedback(self, vote: str, user_id: int, message: discord.Message) -> bool:
+        """Append a 👍/👎 line for the answer in ``message`` (from memory, or from the message itself).
+
+        Returns:
+            Whether it was recorded: ``False`` when the feedback file already holds this person's
+            vote on this answer (cast before a restart).
+        """
         record = self.answers.get(message.id)
         if record is not None:
             a = record.answer
@@ -245,7 +250,7 @@ class QAService:
             channel_id=getattr(message.channel, "id", None),
             guild_id=message.guild.id if message.guild else None,
         )
-        await asyncio.to_thread(self.feedback.write, entry, user_id)
+        return await asyncio.to_thread(self.feedback.write, entry, user_id)
 
     def stats(self) -> BotStats:
         return BotStats(

@@ -65,10 +65,13 @@ class AnswerView(discord.ui.View):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            await service.record_feedback(vote, interaction.user.id, interaction.message)
+            recorded = await service.record_feedback(vote, interaction.user.id, interaction.message)
         except Exception:
             service.votes.pop((interaction.message.id, interaction.user.id))  # not recorded: may vote again
             raise
+        if not recorded:  # voted before the bot restarted: the feedback file remembers
+            await interaction.followup.send(ALREADY_VOTED, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
         thanks = "Thanks — glad it helped." if vote == "up" else "Thanks — noted; this helps improve the answers."
         await interaction.followup.send(thanks, ephemeral=True, allowed_mentions=NO_MENTIONS)
 

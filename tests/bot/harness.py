@@ -213,10 +213,14 @@ class FakeDiscord:
         }
         return await self._dispatch(payload)
 
-    async def click(self, message: discord.Message, custom_id: str, *, member: int = 0) -> list[WebhookCall]:
-        """Click a button with ``custom_id`` on ``message``; returns the HTTP calls it made."""
+    async def click(self, message: discord.Message, custom_id: str, *,
+                    member: int | discord.Member = 0) -> list[WebhookCall]:
+        """Click a button with ``custom_id`` on ``message`` (as member ``member``, or as a given
+        member, e.g. one of an earlier fake Discord: the same person after a restart); returns the
+        HTTP calls it made."""
         data = raw_message(message)
-        payload = self._base(3, message.channel, self.member(member), discord.Permissions.none())
+        clicker = self.member(member) if isinstance(member, int) else member
+        payload = self._base(3, message.channel, clicker, discord.Permissions.none())
         payload["data"] = {"custom_id": custom_id, "component_type": discord.ComponentType.button.value}
         payload["message"] = data
         return await self._dispatch(payload)

@@ -12,7 +12,7 @@ import threading
 import discord
 from discord.ext.test import backend
 
-from bot.feedback import FeedbackLog
+from bot.feedback import FeedbackEntry, FeedbackLog
 from bot.memory import AnswerCache
 from bot.service import BUSY
 from bot.views import ALREADY_VOTED, FEEDBACK_DOWN_ID, FEEDBACK_UP_ID, SOURCES_ID, AnswerView
@@ -342,6 +342,38 @@ async def test_one_vote_per_person_per_answer(discord_seed, bot_settings, seed_e
     assert other[-1].content.startswith("Thanks — noted")
     lines = [json.loads(line) for line in bot_settings(seed_engine).feedback_file.read_text().splitlines()]
     assert [entry["vote"] for entry in lines] == ["up", "down"]
+
+
+async def test_one_vote_per_person_per_answer_survives_a_restart(make_discord, seed_engine, bot_settings):
+    old = await make_discord(seed_engine)
+    await old.say(f"{old.mention()} Who is the US ambassador to Russia?")
+    [answer] = old.sent()
+    assert (await old.click(answer, FEEDBACK_UP_ID, member=1))[-1].content == "Thanks — glad it helped."
+    raw, person = raw_message(answer), old.member(1)  # dpytest's member list belongs to the newest fake
+
+    new = await make_discord(seed_engine)  # a new process: nothing in memory, the same feedback file
+    message = new.adopt(raw)
+    again = await new.click(message, FEEDBACK_DOWN_ID, member=person)  # the same person
+    assert again[-1].ephemeral and again[-1].content == ALREADY_VOTED
+    other = await new.click(message, FEEDBACK_DOWN_ID, member=2)
+    assert other[-1].content.startswith("Thanks — noted")
+    lines = [json.loads(line) for line in bot_settings(seed_engine).feedback_file.read_text().splitlines()]
+    assert [entry["vote"] for entry in lines] == ["up", "down"]
+    assert len({entry["user"] for entry in lines}) == 2
+
+
+def test_the_feedback_log_reads_earlier_votes_and_skips_torn_lines(tmp_path):
+    path = tmp_path / "feedback.jsonl"
+    log = FeedbackLog(path, key="k")
+    entry = FeedbackEntry("up", "", "q", "a", True, [], message_id=7)
+    assert log.write(entry, user_id=1)
+    with path.open("a", encoding="utf-8") as f:
+        f.write('{"vote": "up", "message_id": 8\n')  # a line torn by a crash
+    reopened = FeedbackLog(path, key="k")
+    assert not reopened.write(FeedbackEntry("down", "", "q", "a", True, [], message_id=7), user_id=1)
+    assert reopened.write(FeedbackEntry("down", "", "q", "a", True, [], message_id=7), user_id=2)
+    assert reopened.write(FeedbackEntry("down", "", "q", "a", True, [], message_id=8), user_id=1)
+    assert len(path.read_text().splitlines()) == 4
 
 
 async def test_the_feedback_key_file_is_read_off_the_event_loop(make_discord, seed_engine, bot_settings, monkeypatch):
