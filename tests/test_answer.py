@@ -47,3 +47,26 @@ def test_every_marker_in_an_answer_is_one_of_its_citations(corpus, embedder):
     cited = next(c for c in answer.citations if c.n == markers[0])
     assert "1815.[3]" in cited.text
     assert all(s.text == quote_text(s.text) for s in answer.sentences)
+
+
+def test_words_and_names_the_documents_never_use(seed_engine):
+    from qa.answer import _QUESTION_WORDS, unknown_words
+    from qa.keyword import query_tokens
+
+    index = seed_engine.index()
+
+    def unknown(question: str, passages: list[str] = ()) -> tuple[set[str], set[str]]:
+        content = set(query_tokens(question, "nltk")) - _QUESTION_WORDS
+        return unknown_words(index, question, content, list(passages))
+
+    assert unknown("What did Obama do about Russia?") == ({"obama"}, {"obama"})
+    assert unknown("What is the population of Russia?") == ({"popul"}, set())
+    assert unknown("What did Yeltsin oppose in 1999?") == (set(), set())
+    # The question's frame is not its topic; an acronym the passages spell out is known.
+    assert unknown("What happened under Trump?") == (set(), set())
+    spelled = ["The United States sided with Russia in the United Nations."]
+    assert unknown("How did the US vote at the UN?", spelled) == (set(), set())
+    assert unknown("How did the US vote at the UN?") == ({"us", "un"}, {"us", "un"})
+    # A misspelt word the documents use is not unknown ("Tracey", "ambasador"); a blank neither.
+    assert unknown("Who is Lynne Trasy, the American ambasador?") == (set(), set())
+    assert unknown("The ____ was opposed by Yeltsin?") == (set(), set())

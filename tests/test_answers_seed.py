@@ -29,6 +29,8 @@ QUESTIONS = [
     # Short questions about a name: dense similarity is low, every content word is in one sentence.
     ("What did Pete Hegseth order?", "suspension of offensive cyber operations"),
     ("Who is Lynne M. Tracy?", "Ambassador Lynne M. Tracy"),
+    # "UN" is spelled out in the passage ("United Nations"): not a word the documents never use.
+    ("How did the United States vote at the UN in February 2025?", "voting against a resolution"),
 ]
 
 OUT_OF_SCOPE = [
@@ -37,6 +39,11 @@ OUT_OF_SCOPE = [
     "Who won the 2018 FIFA World Cup?",
     "What is the boiling point of water in Fahrenheit?",
     "How do I install Python packages with pip?",
+    # About the article's subject, but asking what it never says: a name or a word it never uses.
+    "What did Obama do about Russia?",
+    "What were relations like during the Cold War?",
+    "Did Putin meet Trump in Alaska?",
+    "What is the population of Russia?",
 ]
 
 

@@ -6,7 +6,9 @@ The engine never writes text of its own into an answer except the fixed "not fou
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 
 from qa.keyword import query_tokens, tokenize
 from qa.retrieval import Hit, span
@@ -109,6 +111,10 @@ class Answer:
 class AnswerParams:
     #: Evidence below this declines the question.
     threshold: float = 0.38
+    #: Evidence below this declines a question holding a word the documents never use, and below
+    #: the second one holding a name they never use (see :func:`unknown_words`).
+    unknown_word_threshold: float = 0.45
+    unknown_name_threshold: float = 0.55
     #: Weight of question-word overlap when choosing sentences.
     overlap_weight: float = 0.3
     #: Weight of the share of the question's word pairs a sentence repeats.
@@ -133,6 +139,88 @@ def evidence(hits: list[Hit]) -> float:
     if not hits:
         return 0.0
     return max(0.5 * h.dense + 0.5 * h.best_sentence for h in hits[:3])
+
+
+_NAME_WORD = re.compile(r"[A-Za-z][\w'’-]*")
+_CAPITALISED_RUN = re.compile(r"(?:[A-Z][\w'’-]*(?:\s+(?:of|the|and|for|on)\s+|\s+))*[A-Z][\w'’-]*")
+
+
+#: Words of a question's frame rather than its topic ("What happened …?", "What is X called?",
+#: "What does it stand for?"): a document need not use them to answer it.
+_GENERIC = ("happen happened happens happening occur occurred mean means meaning call called name named known "
+            "describe described explain refer refers kind type example purpose reason role significance stand "
+            "stands main")
+
+
+@lru_cache(maxsize=1)
+def _generic_words() -> frozenset[str]:
+    return frozenset(t for toks in tokenize(_GENERIC.split()) for t in toks)
+
+
+def unknown_words(index: LoadedIndex, question: str, content: set[str], passages: list[str]) -> tuple[set[str], set[str]]:
+    """The question's content words (stemmed) that no document uses, and those of them that are
+    names (capitalised after the first word: "What did Obama do?").
+
+    A word the documents never use is a strong sign they do not say: on SQuAD, questions about
+    articles not in the index have one three times in four, answerable ones one time in twelve;
+    an unknown *name*, one time in two against one in fifty. An acronym spelled out in the
+    retrieved passages ("UN" for "United Nations") is not unknown.
+    """
+    vocab = index.keyword.vocab
+    unknown = {t for t in content if t not in vocab} - _generic_words()
+    unknown = {t for t in unknown if t.strip("_") and not _misspelt(t, index)}  # "____": a blank to fill
+    if not unknown:
+        return set(), set()
+    words = _NAME_WORD.findall(question)
+    capitalised = [w for i, w in enumerate(words) if i > 0 and w[0].isupper()]
+    acronyms = {w for w in capitalised if w.isupper() and 2 <= len(w) <= 6 and _spelled_out(w, passages)}
+    unknown -= {t for toks in tokenize(sorted(acronyms)) for t in toks}
+    stems = {t for toks in tokenize(capitalised) for t in toks}
+    return unknown, unknown & stems
+
+
+def _unknown_bar(index: LoadedIndex, question: str, content: set[str], texts_of: list[list[str]],
+                 params: AnswerParams) -> float:
+    words, names = unknown_words(index, question, content, [t for texts in texts_of for t in texts])
+    if names:
+        return max(params.unknown_name_threshold, params.unknown_word_threshold)
+    return params.unknown_word_threshold if words else 0.0
+
+
+def unknown_bar(index: LoadedIndex, question: str, hits: list[Hit], params: AnswerParams) -> float:
+    """The evidence a question needs because of words or names the documents never use (0: none);
+    what :func:`compose` applies next to ``params.threshold`` (for the calibration)."""
+    content = set(query_tokens(question, "nltk")) - _QUESTION_WORDS
+    texts_of = [[index.sentence_text(int(r)) for r in hit.sentence_rows] for hit in hits[: params.depth]]
+    return _unknown_bar(index, question, content, texts_of, params)
+
+
+_VOCAB_LISTS: weakref.WeakKeyDictionary[LoadedIndex, list[str]] = weakref.WeakKeyDictionary()
+
+
+def _misspelt(token: str, index: LoadedIndex) -> bool:
+    """Whether a word the documents never use is one they do use, misspelt: one edit away (two
+    from seven letters on), "Hollwood", "Maastrich", "Celeron" for "Céloron". Words under four
+    letters are too short to tell."""
+    if len(token) < 4:
+        return False
+    from rapidfuzz import distance, process
+
+    words = _VOCAB_LISTS.get(index)
+    if words is None:
+        words = _VOCAB_LISTS[index] = list(index.keyword.vocab)
+    limit = 2 if len(token) >= 7 else 1
+    return process.extractOne(token, words, scorer=distance.Levenshtein.distance, score_cutoff=limit) is not None
+
+
+def _spelled_out(acronym: str, passages: list[str]) -> bool:
+    """Whether a run of capitalised words in the passages has the acronym's letters as initials."""
+    for text in passages:
+        for run in _CAPITALISED_RUN.findall(text):
+            initials = "".join(w[0] for w in run.split() if w[0].isupper())
+            if acronym in initials:
+                return True
+    return False
 
 
 def compose(
@@ -180,7 +268,8 @@ def compose(
     # sentence must hold (the rule was calibrated with that list; benchmarks/RESULTS-quality.md).
     content = set(query_tokens(query_text, "nltk")) - _QUESTION_WORDS
     covered = len(content) >= 2 and any(content <= toks for tokens in tokens_of for toks in tokens)
-    if score < params.threshold and not covered:
+    bar = max(params.threshold, _unknown_bar(index, query_text, content, texts_of, params))
+    if score < bar and not covered:
         return Answer(question, NOT_FOUND, False, citations, score=score)
 
     scored: list[tuple[float, int, int]] = []  # (score, hit index, position in hit)

@@ -358,7 +358,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             return 0
         print(f"{len(calibration.answerable)} answerable and {len(calibration.unanswerable)} unanswerable questions")
         print("| threshold | answerable declined | unanswerable answered "
-              "| with the coverage rule: declined | answered |")
+              "| with the unknown-word and coverage rules: declined | answered |")
         print("|---:|---:|---:|---:|---:|")
         for r in rows:
             mark = " (current)" if r["threshold"] == round(settings.answer_threshold, 4) else ""

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import AnswerParams, compose
+from qa.answer import AnswerParams, compose, unknown_bar
 from qa.errors import UsageError
 from qa.retrieval import Query, RetrievalParams, retrieve
 from qa.settings import Settings
@@ -362,18 +362,25 @@ class Calibration:
     """Evidence scores of answerable and unanswerable questions, and error rates per threshold.
 
     ``*_covered`` mark the questions ``compose`` answers below any threshold (one retrieved
-    sentence holds every content word of the question); ``rates(t, rule=True)`` counts them.
+    sentence holds every content word of the question); ``*_bar`` hold the higher threshold a
+    question with a word or name the documents never use must reach (0 for the others; see
+    :func:`qa.answer.unknown_words`). ``rates(t, rule=True)`` applies both, as ``compose`` does.
     """
 
     answerable: np.ndarray
     unanswerable: np.ndarray
     answerable_covered: np.ndarray | None = None
     unanswerable_covered: np.ndarray | None = None
+    answerable_bar: np.ndarray | None = None
+    unanswerable_bar: np.ndarray | None = None
 
     def rates(self, threshold: float, rule: bool = False) -> tuple[float, float]:
         """(share of answerable questions declined, share of unanswerable questions answered)."""
         a_ok = self.answerable >= threshold
         u_ok = self.unanswerable >= threshold
+        if rule and self.answerable_bar is not None and self.unanswerable_bar is not None:
+            a_ok = self.answerable >= np.maximum(threshold, self.answerable_bar)
+            u_ok = self.unanswerable >= np.maximum(threshold, self.unanswerable_bar)
         if rule and self.answerable_covered is not None and self.unanswerable_covered is not None:
             a_ok, u_ok = a_ok | self.answerable_covered, u_ok | self.unanswerable_covered
         return (float(np.mean(~a_ok)) if len(self.answerable) else 0.0,
@@ -412,8 +419,8 @@ def calibrate(
 
     squad = load_squad(path)
     settings = settings or Settings.from_env()
-    answerable: list[tuple[float, bool]] = []
-    unanswerable: list[tuple[float, bool]] = []
+    answerable: list[tuple[float, bool, float]] = []
+    unanswerable: list[tuple[float, bool, float]] = []
     tmp = Path(tempfile.mkdtemp(prefix="qa-calibrate-"))
     if settings.encoder_dir is None:  # one ONNX export for both indexes
         settings = settings.replace(encoder_dir=tmp / "encoders")
@@ -421,8 +428,9 @@ def calibrate(
         _calibrate_halves(squad, settings, limit, title_heading, progress, tmp, answerable, unanswerable)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return Calibration(np.array([s for s, _ in answerable]), np.array([s for s, _ in unanswerable]),
-                       np.array([c for _, c in answerable], dtype=bool), np.array([c for _, c in unanswerable], dtype=bool))
+    return Calibration(np.array([s for s, _, _ in answerable]), np.array([s for s, _, _ in unanswerable]),
+                       np.array([c for _, c, _ in answerable], dtype=bool), np.array([c for _, c, _ in unanswerable], dtype=bool),
+                       np.array([b for _, _, b in answerable]), np.array([b for _, _, b in unanswerable]))
 
 
 def _calibrate_halves(squad, settings, limit, title_heading, progress, tmp, answerable, unanswerable) -> None:
@@ -444,4 +452,4 @@ def _calibrate_halves(squad, settings, limit, title_heading, progress, tmp, answ
                     # Answered whatever the evidence: the coverage rule of compose.
                     rule = replace(asker.answer, threshold=float("inf"))
                     covered = compose(asker.index, q.text, q.text, hits, asker.label, rule).answered
-                    scores.append((answer.score, covered))
+                    scores.append((answer.score, covered, unknown_bar(asker.index, q.text, hits, asker.answer)))

@@ -80,6 +80,11 @@ class Settings:
     duplicate_cosine: float = 0.97
     #: Below this evidence score the engine declines to answer (calibrated, see README).
     answer_threshold: float = 0.38
+    #: A question with a word the documents never use (stop words aside: "population") needs at
+    #: least this evidence to be answered, one with a name they never use ("Obama") this much
+    #: (calibrated, see README).
+    answer_unknown_word_threshold: float = 0.45
+    answer_unknown_name_threshold: float = 0.55
     #: Weight of question-word overlap when choosing the sentences to quote.
     answer_overlap_weight: float = 0.3
     #: A second sentence joins the answer when it scores at least this share of the best one.
@@ -195,6 +200,9 @@ class Settings:
             raise UsageError("dense_min_spread must be between 0 and 2 (cosines span at most 2)")
         if self.candidates < 1 or self.rerank_depth < 1 or self.rrf_k < 1 or self.max_merged_chunks < 1:
             raise UsageError("candidates, rerank_depth, rrf_k and max_merged_chunks must be at least 1")
+        for name in ("answer_threshold", "answer_unknown_word_threshold", "answer_unknown_name_threshold"):
+            if not -1.0 <= getattr(self, name) <= 1.0:
+                raise UsageError(f"{name} must be between -1 and 1 (it is compared with a cosine)")
         if self.answer_max_sentences < 1 or self.answer_depth < 1:
             raise UsageError("answer_max_sentences and answer_depth must be at least 1")
         if self.hnsw_threshold < 0 or self.hnsw_ef_search < 0:
