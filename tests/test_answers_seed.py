@@ -31,6 +31,8 @@ QUESTIONS = [
     ("Who is Lynne M. Tracy?", "Ambassador Lynne M. Tracy"),
     # "UN" is spelled out in the passage ("United Nations"): not a word the documents never use.
     ("How did the United States vote at the UN in February 2025?", "voting against a resolution"),
+    # A lone year the article mentions: its sentence holds every word of the question's topic.
+    ("What happened in 2022?", "Russian invasion of Ukraine in 2022"),
 ]
 
 OUT_OF_SCOPE = [
@@ -44,6 +46,7 @@ OUT_OF_SCOPE = [
     "What were relations like during the Cold War?",
     "Did Putin meet Trump in Alaska?",
     "What is the population of Russia?",
+    "What happened in 2019?",  # a year the article never mentions
 ]
 
 

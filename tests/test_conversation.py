@@ -102,6 +102,11 @@ DIALOGUES = {
         ("How were relations in 2012?", "significantly strained"),
         ("What about in 2022?", "Russian invasion of Ukraine in 2022"),
     ],
+    "a bare year, then others": [
+        ("What happened in 2022?", "Russian invasion of Ukraine in 2022"),
+        ("And in 2014?", "sanctions imposed since 2014"),
+        ("And in 2000?", "became President of Russia in 2000"),
+    ],
     "who did he work with": [
         ("When did Putin become President of Russia?", "2000"),
         ("Who did he work with on the war in Afghanistan?", "George W. Bush"),

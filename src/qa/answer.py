@@ -157,6 +157,15 @@ def _generic_words() -> frozenset[str]:
     return frozenset(t for toks in tokenize(_GENERIC.split()) for t in toks)
 
 
+def _covered(content: set[str], tokens_of: list[list[set[str]]]) -> bool:
+    """Whether one sentence holds every content word of the question, beyond its frame: two or
+    more words, or a lone year or number ("What happened in 2022?")."""
+    topic = content - _generic_words()
+    if len(topic) < 2 and not (len(topic) == 1 and next(iter(topic)).isdigit() and len(next(iter(topic))) >= 3):
+        return False
+    return any(topic <= toks for tokens in tokens_of for toks in tokens)
+
+
 def unknown_words(index: LoadedIndex, question: str, content: set[str], passages: list[str]) -> tuple[set[str], set[str]]:
     """The question's content words (stemmed) that no document uses, and those of them that are
     names (capitalised after the first word: "What did Obama do?").
@@ -267,7 +276,7 @@ def compose(
     # NLTK's whole stop list here: "how", "can", "why" ask something, but are no topic a
     # sentence must hold (the rule was calibrated with that list; benchmarks/RESULTS-quality.md).
     content = set(query_tokens(query_text, "nltk")) - _QUESTION_WORDS
-    covered = len(content) >= 2 and any(content <= toks for tokens in tokens_of for toks in tokens)
+    covered = _covered(content, tokens_of)
     bar = max(params.threshold, _unknown_bar(index, query_text, content, texts_of, params))
     if score < bar and not covered:
         return Answer(question, NOT_FOUND, False, citations, score=score)
