@@ -92,24 +92,39 @@ class FeedbackLog:
                 return False
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as f:
-                f.write(line + "\n")
+                # A line torn by a crash must not swallow this one: start on a line of its own.
+                f.write(("\n" if not self._ends_with_newline() else "") + line + "\n")
             if entry.message_id is not None:
                 recorded.add(key)
         logger.info("feedback %s recorded for message %s", entry.vote, entry.message_id)
         return True
 
+    def _ends_with_newline(self) -> bool:
+        try:
+            with self.path.open("rb") as f:
+                f.seek(0, os.SEEK_END)
+                if f.tell() == 0:
+                    return True
+                f.seek(-1, os.SEEK_END)
+                return f.read(1) == b"\n"
+        except FileNotFoundError:
+            return True
+
     def _votes_in_file(self) -> set[tuple[int, str]]:
         """Who voted on what, from the file (once; afterwards kept up to date by :meth:`write`)."""
         if self._recorded is None:
-            self._recorded = set()
+            recorded: set[tuple[int, str]] = set()
             try:
                 with self.path.open(encoding="utf-8", errors="replace") as f:
                     for line in f:
                         try:
                             item = json.loads(line)
-                            self._recorded.add((int(item["message_id"]), str(item["user"])))
-                        except (ValueError, KeyError, TypeError):
+                            recorded.add((int(item["message_id"]), str(item["user"])))
+                        except (ValueError, KeyError, TypeError, OverflowError):
                             continue  # a torn or foreign line: not a vote to remember
             except FileNotFoundError:
                 pass
+            except OSError as exc:  # unreadable: votes before this start cannot be checked
+                logger.warning("cannot read earlier feedback from %s (%s)", self.path, exc.__class__.__name__)
+            self._recorded = recorded
         return self._recorded

@@ -21,6 +21,8 @@ from qa.engine import Engine
         # Not reference marks: an index, code that goes on, code spans, a bracket after a space.
         ("Use args[0] here.", "Use args[0] here."),
         ("Then x = a[3].b and m[2]=1.", "Then x = a[3].b and m[2]=1."),
+        ("Set a[i] = 0 and m[2] = 1.", "Set a[i] = 0 and m[2] = 1."),
+        ("It ended[Citation needed].", "It ended."),
         ("See `arr[2]` and `f(x)[1]`.", "See `arr[2]` and `f(x)[1]`."),
         ("Values [1, 2] and the list [3].", "Values [1, 2] and the list [3]."),
     ],

@@ -314,6 +314,9 @@ def test_he_stays_the_subject_when_a_who_question_asked_for_an_object():
     conversation = _after("Who did Vladimir Putin work with on the war in Afghanistan?", bush)
     p = plan("What happened after his re-election in 2012?", conversation)
     assert p.resolved == "What happened after Vladimir Putin's re-election in 2012?"
+    # "Who could defeat Putin?": "who" is the subject, so the answer's person is the topic now.
+    conversation = _after("Who could defeat Vladimir Putin in 2012?", "Alexei Navalny could defeat Vladimir Putin.")
+    assert plan("What did he do next?", conversation).resolved == "What did Alexei Navalny do next?"
     # "Who is …?" asks for the subject: the answer's person is who the conversation is about now.
     conversation = _after("Who is the US ambassador to Russia?", "The US ambassador is Lynne M. Tracy.")
     assert plan("What did she say in 2023?", conversation).resolved == "What did Lynne M. Tracy say in 2023?"
@@ -342,6 +345,8 @@ def test_what_about_a_new_subject_asks_the_last_question_about_it(seed_engine):
         ("What about Putin?", "Who is the US ambassador to Russia?", None),  # a person for a place
         ("What about NATO?", "What did Boris Yeltsin oppose?", None),
         ("What about Yeltsin?", "How did Vladimir Putin and George W. Bush cooperate?", None),  # which one?
+        ("What about the President?", "What did Joe Biden do in 2021?", None),  # a title, no name
+        ("What about 3?", "What was the H100 price after 100 days?", "What was the H100 price after 3 days?"),
     ],
 )
 def test_substitute_subject(question, last, expected):

@@ -165,8 +165,8 @@ def test_cli_eval_json(tmp_path, embedder, capsys, monkeypatch):
 def test_cli_eval_usage_errors(tmp_path, capsys, monkeypatch, argv, says):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "X").write_text("{}", "utf-8")
-    (tmp_path / "garbage.jsonl").write_text('{"dialogue_id": "d", "eval_turn": 1, "turns": [{}]}\nnot json\n', "utf-8")
-    (tmp_path / "partial.jsonl").write_text('{"dialogue_id": "d"}\n', "utf-8")
+    (tmp_path / "garbage.jsonl").write_text('{"dialogue_id": "d", "collection": "c", "eval_turn": 1, "turns": [{}]}\nnot json\n', "utf-8")
+    (tmp_path / "partial.jsonl").write_text('{"dialogue_id": "d", "collection": "c"}\n', "utf-8")
     (tmp_path / "empty.jsonl").write_text("\n", "utf-8")
     assert main(argv) == 2
     err = capsys.readouterr().err

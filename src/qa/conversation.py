@@ -345,9 +345,12 @@ def _about(turn: Turn) -> str | None:
     text = f"{turn.understood_as} {answer}"
     asked_people = [n for n in asked if _is_person(n, text)]
     new_people = [n for n in answer_names if n not in asked and _is_person(n, text)]
-    if re.match(r"\s*(who|whom|whose)\b", turn.understood_as, re.IGNORECASE) and not (
-        asked_people and _WHO_OBJECT.match(turn.understood_as)
-    ):
+    who_object = _WHO_OBJECT.match(turn.understood_as)
+    # The named person must follow the auxiliary ("Who did Putin meet?"), else "who" is the
+    # subject ("Who could defeat Putin?" asks for someone else).
+    subject_named = bool(who_object and asked_people and any(
+        turn.understood_as[who_object.end():].lstrip().startswith(n.split()[0]) for n in asked_names))
+    if re.match(r"\s*(who|whom|whose)\b", turn.understood_as, re.IGNORECASE) and not subject_named:
         order = new_people + asked_people
     else:
         order = asked_people + ([turn.person] if turn.person else []) + new_people
@@ -465,9 +468,12 @@ def substitute_subject(question: str, last_question: str, last_answer: str = "")
         if not _is_person(old[0], said) or not (_is_person(name, f"{question} {said}") or surname):
             return None
     replacement = _without_title(name) if not name[0].isdigit() else name
+    if not replacement:  # "the President": a title, no name
+        return None
     if re.search(r"['’]s$", old[0]) and not re.search(r"['’]s$", replacement):
         replacement += "'s"
-    return last_question.replace(old[0], replacement, 1)
+    # Whole words only: "100" in "after 100 days", not in "H100".
+    return re.sub(rf"(?<![\w]){re.escape(old[0])}(?![\w])", lambda _: replacement, last_question, count=1)
 
 
 def _new_names(question: str, history: str) -> list[str]:

@@ -71,19 +71,25 @@ def load_dialogues(path: Path) -> tuple[dict[str, list[dict]], dict[str, dict[st
             continue
         try:
             task = json.loads(line)
-            dialogues[str(task["dialogue_id"])].append(task)
-            int(task["eval_turn"])
-            if not isinstance(task["turns"], list) or not task["turns"]:
-                raise ValueError("'turns' must be a non-empty list")
+            if not isinstance(task, dict):
+                raise TypeError("a task must be a JSON object")
+            # Normalised in place: the rest of the evaluation looks these up by these types.
+            task["dialogue_id"], task["collection"] = str(task["dialogue_id"]), str(task["collection"])
+            task["eval_turn"] = int(task["eval_turn"])
+            task["task_id"] = str(task.get("task_id", f"{task['dialogue_id']}<::>{task['eval_turn']}"))
+            turns = task["turns"]
+            if not isinstance(turns, list) or not turns or not all(isinstance(t, dict) for t in turns):
+                raise ValueError("'turns' must be a non-empty list of objects")
+            dialogues[task["dialogue_id"]].append(task)
             for p in task.get("context") or []:
-                passages[str(task["collection"])][str(p["passage_id"])] = p
+                passages[task["collection"]][str(p["passage_id"])] = p
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             what = f"missing key {exc}" if isinstance(exc, KeyError) else f"{exc.__class__.__name__}: {exc}"
             raise UsageError(f"{path} line {number} is not a multi-turn task ({what})") from None
     if not dialogues:
         raise UsageError(f"{path} holds no tasks")
     for tasks in dialogues.values():
-        tasks.sort(key=lambda t: int(t["eval_turn"]))
+        tasks.sort(key=lambda t: t["eval_turn"])
     return dict(dialogues), dict(passages)
 
 

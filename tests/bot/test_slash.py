@@ -368,12 +368,15 @@ def test_the_feedback_log_reads_earlier_votes_and_skips_torn_lines(tmp_path):
     entry = FeedbackEntry("up", "", "q", "a", True, [], message_id=7)
     assert log.write(entry, user_id=1)
     with path.open("a", encoding="utf-8") as f:
-        f.write('{"vote": "up", "message_id": 8\n')  # a line torn by a crash
+        f.write('{"vote": "up", "message_id": 8')  # a line torn by a crash, no newline
     reopened = FeedbackLog(path, key="k")
     assert not reopened.write(FeedbackEntry("down", "", "q", "a", True, [], message_id=7), user_id=1)
     assert reopened.write(FeedbackEntry("down", "", "q", "a", True, [], message_id=7), user_id=2)
     assert reopened.write(FeedbackEntry("down", "", "q", "a", True, [], message_id=8), user_id=1)
-    assert len(path.read_text().splitlines()) == 4
+    lines = path.read_text().splitlines()
+    assert len(lines) == 4 and all(json.loads(line)["message_id"] for line in (lines[0], *lines[2:]))
+    # The torn line did not swallow the vote after it: a restart still knows that one.
+    assert not FeedbackLog(path, key="k").write(FeedbackEntry("up", "", "q", "a", True, [], message_id=7), user_id=2)
 
 
 async def test_the_feedback_key_file_is_read_off_the_event_loop(make_discord, seed_engine, bot_settings, monkeypatch):
