@@ -33,6 +33,9 @@ QUESTIONS = [
     ("How did the United States vote at the UN in February 2025?", "voting against a resolution"),
     # A lone year the article mentions: its sentence holds every word of the question's topic.
     ("What happened in 2022?", "Russian invasion of Ukraine in 2022"),
+    # A lone name the article mentions, likewise.
+    ("What happened in Afghanistan?", "war in Afghanistan"),
+    ("What happened in Bosnia?", "the conflict in Bosnia and Herzegovina"),
 ]
 
 OUT_OF_SCOPE = [
@@ -47,6 +50,7 @@ OUT_OF_SCOPE = [
     "Did Putin meet Trump in Alaska?",
     "What is the population of Russia?",
     "What happened in 2019?",  # a year the article never mentions
+    "What happened in France?",  # a name it never mentions
 ]
 
 

@@ -159,13 +159,24 @@ def _generic_words() -> frozenset[str]:
     return frozenset(t for toks in tokenize(_GENERIC.split()) for t in toks)
 
 
-def _covered(content: set[str], tokens_of: list[list[set[str]]]) -> bool:
+def _covered(content: set[str], tokens_of: list[list[set[str]]], question: str = "") -> bool:
     """Whether one sentence holds every content word of the question, beyond its frame: two or
-    more words, or a lone year or number ("What happened in 2022?")."""
+    more words, or a lone year or number ("What happened in 2022?") or name ("What happened in
+    Bosnia?")."""
     topic = content - _generic_words()
-    if len(topic) < 2 and not (len(topic) == 1 and next(iter(topic)).isdigit() and len(next(iter(topic))) >= 3):
+    if len(topic) == 1:
+        (word,) = topic
+        if not ((word.isdigit() and len(word) >= 3) or word in _name_stems(question)):
+            return False
+    elif len(topic) < 2:
         return False
     return any(topic <= toks for tokens in tokens_of for toks in tokens)
+
+
+def _name_stems(question: str) -> set[str]:
+    """Stems of the words capitalised after the first one: the question's names."""
+    words = _NAME_WORD.findall(question)
+    return {t for toks in tokenize([w for i, w in enumerate(words) if i > 0 and w[0].isupper()]) for t in toks}
 
 
 def unknown_words(index: LoadedIndex, question: str, content: set[str], passages: list[str]) -> tuple[set[str], set[str]]:
@@ -186,8 +197,7 @@ def unknown_words(index: LoadedIndex, question: str, content: set[str], passages
     capitalised = [w for i, w in enumerate(words) if i > 0 and w[0].isupper()]
     acronyms = {w for w in capitalised if w.isupper() and 2 <= len(w) <= 6 and _spelled_out(w, passages)}
     unknown -= {t for toks in tokenize(sorted(acronyms)) for t in toks}
-    stems = {t for toks in tokenize(capitalised) for t in toks}
-    return unknown, unknown & stems
+    return unknown, unknown & _name_stems(question)
 
 
 def _unknown_bar(index: LoadedIndex, question: str, content: set[str], texts_of: list[list[str]],
@@ -296,7 +306,7 @@ def compose(
     # NLTK's whole stop list here: "how", "can", "why" ask something, but are no topic a
     # sentence must hold (the rule was calibrated with that list; benchmarks/RESULTS-quality.md).
     content = set(query_tokens(query_text, "nltk")) - _QUESTION_WORDS
-    covered = _covered(content, tokens_of)
+    covered = _covered(content, tokens_of, query_text)
     bar = params.threshold
     if not covered and params.threshold <= score < max(params.unknown_word_threshold, params.unknown_name_threshold):
         # Only a question the threshold alone would answer needs the (costlier) word check.
