@@ -52,14 +52,12 @@ def test_every_marker_in_an_answer_is_one_of_its_citations(corpus, embedder):
 
 
 def test_words_and_names_the_documents_never_use(seed_engine):
-    from qa.answer import _QUESTION_WORDS, unknown_words
-    from qa.keyword import query_tokens
+    from qa.answer import _content_words, unknown_words
 
     index = seed_engine.index()
 
     def unknown(question: str, passages: list[str] = ()) -> tuple[set[str], set[str]]:
-        content = set(query_tokens(question, "nltk")) - _QUESTION_WORDS
-        return unknown_words(index, question, content, list(passages))
+        return unknown_words(index, question, _content_words(question), list(passages))
 
     assert unknown("What did Obama do about Russia?") == ({"obama"}, {"obama"})
     assert unknown("What is the population of Russia?") == ({"popul"}, set())

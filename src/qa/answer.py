@@ -159,6 +159,12 @@ def _generic_words() -> frozenset[str]:
     return frozenset(t for toks in tokenize(_GENERIC.split()) for t in toks)
 
 
+def _content_words(question: str) -> set[str]:
+    """A question's content words (stemmed), with NLTK's whole stop list: "how", "can", "why" ask
+    something but are no topic a sentence must hold (the rules were calibrated with that list)."""
+    return set(query_tokens(question, "nltk")) - _QUESTION_WORDS
+
+
 def _covered(content: set[str], tokens_of: list[list[set[str]]], question: str = "") -> bool:
     """Whether one sentence holds every content word of the question, beyond its frame: two or
     more words, or a lone year or number ("What happened in 2022?") or name ("What happened in
@@ -173,10 +179,14 @@ def _covered(content: set[str], tokens_of: list[list[set[str]]], question: str =
     return any(topic <= toks for tokens in tokens_of for toks in tokens)
 
 
+def _capitalised(question: str) -> list[str]:
+    """The words of a question capitalised after its first word: its names, as written."""
+    return [w for i, w in enumerate(_NAME_WORD.findall(question)) if i > 0 and w[0].isupper()]
+
+
 def _name_stems(question: str) -> set[str]:
-    """Stems of the words capitalised after the first one: the question's names."""
-    words = _NAME_WORD.findall(question)
-    return {t for toks in tokenize([w for i, w in enumerate(words) if i > 0 and w[0].isupper()]) for t in toks}
+    """Stems of the question's names (:func:`_capitalised`)."""
+    return {t for toks in tokenize(_capitalised(question)) for t in toks}
 
 
 def unknown_words(index: LoadedIndex, question: str, content: set[str], passages: list[str]) -> tuple[set[str], set[str]]:
@@ -193,9 +203,7 @@ def unknown_words(index: LoadedIndex, question: str, content: set[str], passages
     unknown = {t for t in unknown if t.strip("_") and not _misspelt(t, index)}  # "____": a blank to fill
     if not unknown:
         return set(), set()
-    words = _NAME_WORD.findall(question)
-    capitalised = [w for i, w in enumerate(words) if i > 0 and w[0].isupper()]
-    acronyms = {w for w in capitalised if w.isupper() and 2 <= len(w) <= 6 and _spelled_out(w, passages)}
+    acronyms = {w for w in _capitalised(question) if w.isupper() and 2 <= len(w) <= 6 and _spelled_out(w, passages)}
     unknown -= {t for toks in tokenize(sorted(acronyms)) for t in toks}
     return unknown, unknown & _name_stems(question)
 
@@ -211,7 +219,7 @@ def _unknown_bar(index: LoadedIndex, question: str, content: set[str], texts_of:
 def unknown_bar(index: LoadedIndex, question: str, hits: list[Hit], params: AnswerParams) -> float:
     """The evidence a question needs because of words or names the documents never use (0: none);
     what :func:`compose` applies next to ``params.threshold`` (for the calibration)."""
-    content = set(query_tokens(question, "nltk")) - _QUESTION_WORDS
+    content = _content_words(question)
     texts_of = [[index.sentence_text(int(r)) for r in hit.sentence_rows] for hit in hits[: params.depth]]
     return _unknown_bar(index, question, content, texts_of, params)
 
@@ -303,9 +311,7 @@ def compose(
     ]
     # Dense similarity undersells short questions about a name ("What did Pete Hegseth order?"):
     # when one sentence holds every content word (two or more) of the question, it is on topic.
-    # NLTK's whole stop list here: "how", "can", "why" ask something, but are no topic a
-    # sentence must hold (the rule was calibrated with that list; benchmarks/RESULTS-quality.md).
-    content = set(query_tokens(query_text, "nltk")) - _QUESTION_WORDS
+    content = _content_words(query_text)
     covered = _covered(content, tokens_of, query_text)
     bar = params.threshold
     if not covered and params.threshold <= score < max(params.unknown_word_threshold, params.unknown_name_threshold):

@@ -47,11 +47,12 @@ DEFAULT_QUERY_STOPWORDS = "question"
 #: question, "how" asks for a procedure ("How do I update the cluster master?" is answered by
 #: "To update the master, …"), "can" for a possibility, "where"/"when"/"why" for a place, a time
 #: or a reason that documents state with the same words ("where to buy", "when it is due"), and
-#: negations, quantities, comparisons and directions ("not", "only", "most", "before", "between",
-#: "off") change what is asked ("no" and "not" would too, but the index drops them). "won" is there as the remains of "won't", but "Who won …?" means
-#: it. Measured (benchmarks/RESULTS-conversation.md, RESULTS-quality.md): on conversational
-#: questions (MTRAG) NLTK's whole list cost first-turn MRR 0.921 → 0.866 and follow-ups gained
-#: less from their history; on SQuAD keeping these words changes nothing beyond noise. Words a question always carries ("what", "did", "is",
+#: quantities, comparisons and directions ("only", "most", "before", "between", "off") change
+#: what is asked ("no" and "not" would too, but the index drops them). "won" is there as the
+#: remains of "won't", but "Who won …?" means it. Measured (benchmarks/RESULTS-conversation.md,
+#: RESULTS-quality.md): on conversational questions (MTRAG) NLTK's whole list cost first-turn MRR
+#: 0.921 → 0.866 and follow-ups gained less from their history; on SQuAD keeping these words
+#: changes nothing beyond noise. Words a question always carries ("what", "did", "is",
 #: pronouns) stay stop words.
 MEANINGFUL = frozenset(
     "how can why where when won nor only most more few all any each both other some same own too very "
