@@ -70,3 +70,20 @@ def test_words_and_names_the_documents_never_use(seed_engine):
     # A misspelt word the documents use is not unknown ("Tracey", "ambasador"); a blank neither.
     assert unknown("Who is Lynne Trasy, the American ambasador?") == (set(), set())
     assert unknown("The ____ was opposed by Yeltsin?") == (set(), set())
+
+
+def test_a_sentence_that_spells_out_an_acronym_holds_it():
+    from qa.answer import _content_words, _covered
+    from qa.keyword import tokenize
+
+    texts = [["The United States has sided with Russia in the United Nations, voting against a resolution "
+              "in February 2025."]]
+    tokens_of = [[set(t) for t in tokenize(texts[0])]]
+
+    def covered(question: str, with_texts: bool = True) -> bool:
+        return _covered(_content_words(question), tokens_of, question, texts if with_texts else None)
+
+    assert covered("How did the United States vote at the UN in February 2025?")
+    assert not covered("How did the United States vote at the UN in February 2025?", with_texts=False)
+    assert not covered("How did the United States vote at the WTO in February 2025?")  # not spelled out
+    assert not covered("How did the United States vote at the UN in March 2025?")  # another month

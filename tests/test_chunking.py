@@ -61,7 +61,10 @@ def test_seed_title_becomes_section_and_infobox_fields_are_separated(count):
     assert {c.section for c in cd.chunks} == {"Russia–United States relations"}
     envoy = next(s for s in cd.sentences if "Tracy" in cd.document.text[s.start : s.end])
     assert cd.document.text[envoy.start : envoy.end] == "Envoy\nAmbassador Alexander DarchievAmbassador Lynne M. Tracy"
-    assert cd.sentence_index_text(envoy) == "Envoy Ambassador Alexander Darchiev Ambassador Lynne M. Tracy"
+    assert cd.sentence_index_text(envoy, with_section=False) == "Envoy Ambassador Alexander Darchiev Ambassador Lynne M. Tracy"
+    # Embedded like a chunk: the section first ("Tracy" is an ambassador of these relations).
+    assert cd.sentence_index_text(envoy) == (
+        "Russia–United States relations\nEnvoy Ambassador Alexander Darchiev Ambassador Lynne M. Tracy")
     assert index_text("Washington, D.C.Embassy of") == "Washington, D.C. Embassy of"
 
 

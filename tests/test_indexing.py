@@ -90,6 +90,23 @@ def test_full_rebuild_and_settings_change_force_reembedding(corpus: Path, embedd
     assert changed.index().manifest["params"]["chunk_tokens"] == 96
 
 
+def test_sentences_are_embedded_with_their_section_unless_switched_off(corpus: Path, embedder):
+    import numpy as np
+
+    engine = Engine(make_settings(corpus))
+    engine.build()
+    index = engine.index()
+    row = next(r for r in range(len(index.sentences)) if "Hegseth" in index.sentence_text(r))
+    text = index.sentence_text(row)
+    with_heading, alone = embedder.encode([f"Russia–United States relations\n{text}", text])
+    assert float(index.sentence_vectors[row] @ with_heading) > 0.999
+    assert float(index.sentence_vectors[row] @ alone) < 0.99
+    plain = Engine(make_settings(corpus, sentence_context=False))
+    report = plain.build()  # another index text: everything is re-embedded
+    assert report.full and report.embedded_sentences == len(index.sentences)
+    assert float(np.asarray(plain.index().sentence_vectors[row]) @ alone) > 0.999
+
+
 @pytest.mark.parametrize("damage", ["manifest", "faiss", "current", "vectors", "foreign_format"])
 def test_corruption_is_detected_and_repaired_by_a_rebuild(engine: Engine, damage: str):
     if damage == "faiss":  # only an HNSW index has a chunks.faiss (exact search reads chunk_vectors.npy)

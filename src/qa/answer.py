@@ -112,7 +112,7 @@ class Answer:
 @dataclass(frozen=True)
 class AnswerParams:
     #: Evidence below this declines the question.
-    threshold: float = 0.38
+    threshold: float = 0.37
     #: Evidence below this declines a question holding a word the documents never use, and below
     #: the second one holding a name they never use (see :func:`unknown_words`).
     unknown_word_threshold: float = 0.45
@@ -165,10 +165,12 @@ def _content_words(question: str) -> set[str]:
     return set(query_tokens(question, "nltk")) - _QUESTION_WORDS
 
 
-def _covered(content: set[str], tokens_of: list[list[set[str]]], question: str = "") -> bool:
+def _covered(content: set[str], tokens_of: list[list[set[str]]], question: str = "",
+             texts_of: list[list[str]] | None = None) -> bool:
     """Whether one sentence holds every content word of the question, beyond its frame: two or
     more words, or a lone year or number ("What happened in 2022?") or name ("What happened in
-    Bosnia?")."""
+    Bosnia?"). An acronym of the question is in a sentence that spells it out ("UN": "United
+    Nations"), when ``texts_of`` gives the sentences' texts."""
     topic = content - _generic_words()
     if len(topic) == 1:
         (word,) = topic
@@ -176,7 +178,17 @@ def _covered(content: set[str], tokens_of: list[list[set[str]]], question: str =
             return False
     elif len(topic) < 2:
         return False
-    return any(topic <= toks for tokens in tokens_of for toks in tokens)
+    acronyms = {t: w for w in _capitalised(question) if w.isupper() and 2 <= len(w) <= 6
+                for t in tokenize([w])[0]}
+    for h, tokens in enumerate(tokens_of):
+        for p, toks in enumerate(tokens):
+            missing = topic - toks
+            if not missing:
+                return True
+            if texts_of is not None and missing <= acronyms.keys() and all(
+                    _spelled_out(acronyms[t], [texts_of[h][p]]) for t in missing):
+                return True
+    return False
 
 
 def _capitalised(question: str) -> list[str]:
@@ -312,7 +324,7 @@ def compose(
     # Dense similarity undersells short questions about a name ("What did Pete Hegseth order?"):
     # when one sentence holds every content word (two or more) of the question, it is on topic.
     content = _content_words(query_text)
-    covered = _covered(content, tokens_of, query_text)
+    covered = _covered(content, tokens_of, query_text, texts_of)
     bar = params.threshold
     if not covered and params.threshold <= score < max(params.unknown_word_threshold, params.unknown_name_threshold):
         # Only a question the threshold alone would answer needs the (costlier) word check.

@@ -79,8 +79,10 @@ class ChunkedDocument:
         """What is embedded and keyword-indexed for a chunk: section prefix plus cleaned text."""
         return _chunk_index_text(self.document.text, self.sentences, chunk.first, chunk.last, chunk.section)
 
-    def sentence_index_text(self, sentence: Sentence) -> str:
-        return index_text(self.document.text[sentence.start : sentence.end])
+    def sentence_index_text(self, sentence: Sentence, with_section: bool = True) -> str:
+        """What is embedded for a sentence: its section prefix (``with_section``) plus cleaned text."""
+        text = self.document.text[sentence.start : sentence.end]
+        return passage_index_text(sentence.section, text) if with_section else index_text(text)
 
 
 def index_text(text: str) -> str:

@@ -472,8 +472,10 @@ def substitute_subject(question: str, last_question: str, last_answer: str = "")
         return None
     if re.search(r"['’]s$", old[0]) and not re.search(r"['’]s$", replacement):
         replacement += "'s"
-    # Whole words only: "100" in "after 100 days", not in "H100".
-    return re.sub(rf"(?<![\w]){re.escape(old[0])}(?![\w])", lambda _: replacement, last_question, count=1)
+    # Whole words only: "100" in "after 100 days", not in "H100"; a decade whole ("the 1990s").
+    decade = "s?" if old[0].isdigit() else ""
+    rewritten = re.sub(rf"(?<![\w]){re.escape(old[0])}{decade}(?![\w])", lambda _: replacement, last_question, count=1)
+    return rewritten if rewritten != last_question else None
 
 
 def _new_names(question: str, history: str) -> list[str]:

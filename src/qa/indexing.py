@@ -170,7 +170,7 @@ def build(
     texts: list[str] = []
     for cd in chunked.values():
         texts += [cd.chunk_index_text(c) for c in cd.chunks]
-        texts += [cd.sentence_index_text(s) for s in cd.sentences]
+        texts += [cd.sentence_index_text(s, settings.sentence_context) for s in cd.sentences]
     vectors = embedder.encode(texts, progress=progress and len(texts) > 16)
     report.embedded_chunks = sum(len(cd.chunks) for cd in chunked.values())
     report.embedded_sentences = sum(len(cd.sentences) for cd in chunked.values())
