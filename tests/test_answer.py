@@ -87,3 +87,23 @@ def test_a_sentence_that_spells_out_an_acronym_holds_it():
     assert not covered("How did the United States vote at the UN in February 2025?", with_texts=False)
     assert not covered("How did the United States vote at the WTO in February 2025?")  # not spelled out
     assert not covered("How did the United States vote at the UN in March 2025?")  # another month
+
+
+@pytest.mark.parametrize(
+    ("sentence", "states"),
+    [
+        ("Tesla had four siblings.", True),
+        ("Edison offered fifty thousand dollars.", True),
+        ("It cost $50,000 in 1885.", True),
+        ("Several state-owned banks were sanctioned.", True),
+        ("The 1999 NATO intervention in Kosovo was opposed.", False),  # a year is no count
+        ("Relations in the 1990s and the 20th century.", False),  # nor a decade, nor an ordinal
+        ("Yeltsin opposed the intervention.", False),
+    ],
+)
+def test_a_count_is_a_number_that_is_not_a_year(sentence, states):
+    from qa.answer import asks_count, states_count
+
+    assert states_count(sentence) is states
+    assert asks_count("How many people died?") and asks_count("how much did it cost")
+    assert not asks_count("How did the vote go?")

@@ -36,6 +36,8 @@ QUESTIONS = [
     # A lone name the article mentions, likewise.
     ("What happened in Afghanistan?", "war in Afghanistan"),
     ("What happened in Bosnia?", "the conflict in Bosnia and Herzegovina"),
+    # "How many" is answered by a sentence that states a quantity ("several").
+    ("How many state-owned banks did the sanctions include?", "including several state-owned banks"),
 ]
 
 OUT_OF_SCOPE = [
@@ -51,6 +53,9 @@ OUT_OF_SCOPE = [
     "What is the population of Russia?",
     "What happened in 2019?",  # a year the article never mentions
     "What happened in France?",  # a name it never mentions
+    # Every word is the article's, but no sentence states a number of dead ("1999" is a year).
+    "How many people died in the NATO intervention in Kosovo?",
+    "How many soldiers did Russia send to Syria?",
 ]
 
 

@@ -140,8 +140,10 @@ def test_calibration_separates_answerable_from_unanswerable(tmp_path, embedder):
     assert len(calibration.answerable_covered) == 6 and calibration.unanswerable_covered.dtype == bool
     assert np.all(calibration.unanswerable_bar >= AnswerParams().unknown_word_threshold)
     assert rows[0]["unanswerable_answered"] == 1.0 and rows[0]["unanswerable_answered_with_rule"] == 0.0
+    assert calibration.answerable_gated.dtype == bool and len(calibration.unanswerable_gated) == 6
     for t, row in zip([0.0, 1.0], rows, strict=True):
         a_ok = (calibration.answerable >= np.maximum(t, calibration.answerable_bar)) | calibration.answerable_covered
+        a_ok &= ~calibration.answerable_gated
         assert row["answerable_declined_with_rule"] == pytest.approx(float(np.mean(~a_ok)))
 
 

@@ -128,6 +128,9 @@ class AnswerParams:
     max_sentences: int = 2
     #: Passages whose sentences may be quoted.
     depth: int = 3
+    #: Taken off the score of a sentence that states no quantity, for a "how many / how much"
+    #: question; when no quoted sentence states one, the question is declined.
+    count_penalty: float = 0.2
 
     @classmethod
     def from_settings(cls, settings) -> AnswerParams:
@@ -280,6 +283,29 @@ def _spelled_out(acronym: str, passages: list[str]) -> bool:
     return False
 
 
+_COUNT_QUESTION = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
+# A year, a decade or an ordinal is no answer to "how many" ("the 1999 NATO intervention").
+_NOT_A_COUNT = re.compile(r"\b(?:1\d{3}|20\d{2})(?:['’]?s)?\b|\b\d+(?:st|nd|rd|th)\b", re.IGNORECASE)
+_COUNT_WORDS = frozenset(
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred hundreds "
+    "thousand thousands million millions billion billions trillion trillions dozen dozens half quarter "
+    "twice once single double none several few many numerous".split()
+)
+
+
+def asks_count(question: str) -> bool:
+    """Whether the question asks for a quantity ("How many …?", "How much …?")."""
+    return _COUNT_QUESTION.search(question) is not None
+
+
+def states_count(sentence: str) -> bool:
+    """Whether a sentence states a quantity: a number that is not a year or an ordinal, or a
+    number word ("four", "fifty thousand", "several")."""
+    rest = _NOT_A_COUNT.sub(" ", sentence)
+    return any(ch.isdigit() for ch in rest) or any(w.lower() in _COUNT_WORDS for w in _NAME_WORD.findall(rest))
+
+
 def compose(
     index: LoadedIndex,
     question: str,
@@ -304,7 +330,8 @@ def compose(
     Returns:
         The answer; ``answered`` is False when the evidence is below the threshold (or below the
         higher bar of a question with a word the documents never use), unless one retrieved
-        sentence holds the question's whole topic (see :func:`_covered`).
+        sentence holds the question's whole topic (see :func:`_covered`); and when a question
+        asking "how many" or "how much" would quote no sentence that states a quantity.
     """
     score = evidence(hits)
     citations = [_citation(index, hit, n, docs_label) for n, hit in enumerate(hits, start=1)]
@@ -332,6 +359,8 @@ def compose(
     if score < bar and not covered:
         return Answer(question, NOT_FOUND, False, citations, score=score)
 
+    # "How many people died …?" is not answered by a sentence without a number in it.
+    count = asks_count(question) or asks_count(query_text)
     scored: list[tuple[float, int, int]] = []  # (score, hit index, position in hit)
     for h, hit in enumerate(hits[: params.depth]):
         texts, overlaps = texts_of[h], overlaps_of[h]
@@ -341,6 +370,8 @@ def compose(
                 continue
             bonus = adjust.get(int(hit.sentence_rows[p]), 0.0) if adjust else 0.0
             value = float(cos) + params.overlap_weight * ov + params.phrase_weight * float(pair)
+            if count and not states_count(texts[p]):
+                value -= params.count_penalty
             scored.append((value + params.passage_weight * hit.score + bonus, h, p))
     if not scored:
         return Answer(question, NOT_FOUND, False, citations, score=score)
@@ -355,6 +386,9 @@ def compose(
         if row not in seen_rows:
             chosen.append(item)
             seen_rows.add(row)
+
+    if count and not any(states_count(texts_of[h][p]) for _, h, p in chosen):
+        return Answer(question, NOT_FOUND, False, citations, score=score)
 
     # Quote in reading order: by source number, then position in the document.
     chosen.sort(key=lambda c: (c[1], c[2]))

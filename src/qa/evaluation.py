@@ -364,7 +364,9 @@ class Calibration:
     ``*_covered`` mark the questions ``compose`` answers below any threshold (one retrieved
     sentence holds every content word of the question); ``*_bar`` hold the higher threshold a
     question with a word or name the documents never use must reach (0 for the others; see
-    :func:`qa.answer.unknown_words`). ``rates(t, rule=True)`` applies both, as ``compose`` does.
+    :func:`qa.answer.unknown_words`); ``*_gated`` mark those declined whatever the evidence (a
+    "how many" question whose answer would state no quantity). ``rates(t, rule=True)`` applies
+    all three, as ``compose`` does.
     """
 
     answerable: np.ndarray
@@ -373,6 +375,8 @@ class Calibration:
     unanswerable_covered: np.ndarray | None = None
     answerable_bar: np.ndarray | None = None
     unanswerable_bar: np.ndarray | None = None
+    answerable_gated: np.ndarray | None = None
+    unanswerable_gated: np.ndarray | None = None
 
     def rates(self, threshold: float, rule: bool = False) -> tuple[float, float]:
         """(share of answerable questions declined, share of unanswerable questions answered)."""
@@ -383,6 +387,8 @@ class Calibration:
             u_ok = self.unanswerable >= np.maximum(threshold, self.unanswerable_bar)
         if rule and self.answerable_covered is not None and self.unanswerable_covered is not None:
             a_ok, u_ok = a_ok | self.answerable_covered, u_ok | self.unanswerable_covered
+        if rule and self.answerable_gated is not None and self.unanswerable_gated is not None:
+            a_ok, u_ok = a_ok & ~self.answerable_gated, u_ok & ~self.unanswerable_gated
         return (float(np.mean(~a_ok)) if len(self.answerable) else 0.0,
                 float(np.mean(u_ok)) if len(self.unanswerable) else 0.0)
 
@@ -419,8 +425,8 @@ def calibrate(
 
     squad = load_squad(path)
     settings = settings or Settings.from_env()
-    answerable: list[tuple[float, bool, float]] = []
-    unanswerable: list[tuple[float, bool, float]] = []
+    answerable: list[tuple[float, bool, float, bool]] = []
+    unanswerable: list[tuple[float, bool, float, bool]] = []
     tmp = Path(tempfile.mkdtemp(prefix="qa-calibrate-"))
     if settings.encoder_dir is None:  # one ONNX export for both indexes
         settings = settings.replace(encoder_dir=tmp / "encoders")
@@ -428,9 +434,13 @@ def calibrate(
         _calibrate_halves(squad, settings, limit, title_heading, progress, tmp, answerable, unanswerable)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return Calibration(np.array([s for s, _, _ in answerable]), np.array([s for s, _, _ in unanswerable]),
-                       np.array([c for _, c, _ in answerable], dtype=bool), np.array([c for _, c, _ in unanswerable], dtype=bool),
-                       np.array([b for _, _, b in answerable]), np.array([b for _, _, b in unanswerable]))
+    def column(rows: list[tuple[float, bool, float, bool]], i: int, dtype=float) -> np.ndarray:
+        return np.array([row[i] for row in rows], dtype=dtype)
+
+    return Calibration(column(answerable, 0), column(unanswerable, 0),
+                       column(answerable, 1, bool), column(unanswerable, 1, bool),
+                       column(answerable, 2), column(unanswerable, 2),
+                       column(answerable, 3, bool), column(unanswerable, 3, bool))
 
 
 def _calibrate_halves(squad, settings, limit, title_heading, progress, tmp, answerable, unanswerable) -> None:
@@ -452,4 +462,8 @@ def _calibrate_halves(squad, settings, limit, title_heading, progress, tmp, answ
                     # Answered whatever the evidence: the coverage rule of compose.
                     rule = replace(asker.answer, threshold=float("inf"))
                     covered = compose(asker.index, q.text, q.text, hits, asker.label, rule).answered
-                    scores.append((answer.score, covered, unknown_bar(asker.index, q.text, hits, asker.answer)))
+                    # Declined whatever the evidence: the quantity rule ("how many …?").
+                    no_bar = replace(asker.answer, threshold=float("-inf"), unknown_word_threshold=0.0,
+                                     unknown_name_threshold=0.0)
+                    gated = bool(hits) and not compose(asker.index, q.text, q.text, hits, asker.label, no_bar).answered
+                    scores.append((answer.score, covered, unknown_bar(asker.index, q.text, hits, asker.answer), gated))

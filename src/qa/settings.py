@@ -101,6 +101,9 @@ class Settings:
     answer_max_sentences: int = 2
     #: Best passages whose sentences may be quoted.
     answer_depth: int = 3
+    #: A "how many / how much" question prefers sentences that state a quantity (this much is
+    #: taken off the others' score) and is declined when the answer would state none.
+    answer_count_penalty: float = 0.2
     #: Questions longer than this many characters are truncated with a warning.
     max_question_chars: int = 2000
     #: Batch size for build-time encoding.
