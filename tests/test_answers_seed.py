@@ -102,3 +102,13 @@ def test_sources_are_distinct_passages(seed_engine):
     answer = seed_engine.ask("What happened between Russia and the United States?", top_k=5)
     texts = [c.text for c in answer.citations]
     assert len(texts) == len(set(texts))
+
+
+def test_quoted_sentences_of_one_document_keep_its_order(seed_engine):
+    # The Putin passage ranks first for this question, but the Yeltsin sentence is the answer
+    # and stands earlier in the article: it is quoted first, as [1].
+    answer = seed_engine.ask("Who was the Russian president in the 1990s?")
+    assert "Boris Yeltsin" in answer.sentences[0].text and answer.sentences[0].n == 1
+    for question, _ in QUESTIONS:  # one document: every answer reads in its line order
+        quoted = seed_engine.ask(question).sentences
+        assert [s.line for s in quoted] == sorted(s.line for s in quoted), question

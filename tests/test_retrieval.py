@@ -211,6 +211,19 @@ def test_questions_lose_their_function_words():
     assert list(query_tokens("How many patents did Tesla hold?", "bm25s")) == tokenize(["How many patents did Tesla hold?"])[0]
 
 
+def test_a_word_the_documents_never_use_is_matched_to_the_one_they_do(seed_engine):
+    keyword = seed_engine.index().keyword
+    # "Syria" is not in the article, "Syrian" is (one edit); a misspelling likewise.
+    assert keyword.known_tokens("What did Russia do in Syria?") == ("russia", "syrian")
+    assert keyword.known_tokens("Who is Lynne Trasy?") == ("lynn", "traci")
+    # Short words, numbers and words far from every indexed one stay as asked.
+    assert keyword.known_tokens("What happened in 2019 to the shop?") == ("happen", "2019", "shop")
+    assert keyword.known_tokens("What did Obama do?") == ("obama",)
+    hits = retrieve(seed_engine.index(), _query(seed_engine, "What did Russia do in Syria?"), 3)
+    best = hits[0].sentence_rows[int(np.argmax(hits[0].sentence_overlap))]
+    assert "Syrian Civil War" in seed_engine.index().sentence_text(int(best))
+
+
 def test_local_idf_weighs_words_that_separate_the_passages():
     # Word 7 is in all three passages, word 9 in one, word 4 in none.
     terms = np.array([7, 9, 7, 7, 7])

@@ -6,8 +6,6 @@ The engine never writes text of its own into an answer except the fixed "not fou
 from __future__ import annotations
 
 import re
-import threading
-import weakref
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 
@@ -241,36 +239,16 @@ def unknown_bar(index: LoadedIndex, question: str, hits: list[Hit], params: Answ
 
 #: Unknown words looked at per question (a long question of made-up words must stay cheap).
 _MAX_UNKNOWN = 8
-_VOCAB_BY_LENGTH: weakref.WeakKeyDictionary[LoadedIndex, dict[int, list[str]]] = weakref.WeakKeyDictionary()
-_VOCAB_LOCK = threading.Lock()
 
 
 def _misspelt(token: str, index: LoadedIndex) -> bool:
     """Whether a word the documents never use is one they do use, misspelt: one edit away (two
     from seven letters on), "Hollwood", "Maastrich", "Celeron" for "Céloron". Words under four
     letters are too short to tell, and numbers are never misspelt ("2025" is not "2024"). Only
-    words of a length within reach are compared (a few ms for a vocabulary of 200,000 words, and
-    only for questions the threshold alone would answer that hold an unknown word)."""
+    computed for questions the threshold alone would answer that hold an unknown word."""
     if len(token) < 4 or any(ch.isdigit() for ch in token):
         return False
-    from rapidfuzz import distance, process
-
-    by_length = _VOCAB_BY_LENGTH.get(index)
-    if by_length is None:
-        with _VOCAB_LOCK:
-            by_length = _VOCAB_BY_LENGTH.get(index)
-            if by_length is None:
-                by_length = {}
-                for word in index.keyword.vocab:
-                    by_length.setdefault(len(word), []).append(word)
-                _VOCAB_BY_LENGTH[index] = by_length
-    limit = 2 if len(token) >= 7 else 1
-    for length in range(len(token) - limit, len(token) + limit + 1):
-        words = by_length.get(length)
-        if words and process.extractOne(token, words, scorer=distance.Levenshtein.distance,
-                                        score_cutoff=limit) is not None:
-            return True
-    return False
+    return index.keyword.closest(token, 2 if len(token) >= 7 else 1) is not None
 
 
 def _spelled_out(acronym: str, passages: list[str]) -> bool:
@@ -390,8 +368,13 @@ def compose(
     if count and not any(states_count(texts_of[h][p]) for _, h, p in chosen):
         return Answer(question, NOT_FOUND, False, citations, score=score)
 
-    # Quote in reading order: by source number, then position in the document.
-    chosen.sort(key=lambda c: (c[1], c[2]))
+    # Quote in reading order: sentences of one document as they stand in it (the Yeltsin years
+    # before the Putin years, whichever passage ranked first), documents by their best passage.
+    doc_of = {h: int(index.chunks[hits[h].row]["doc"]) for _, h, _ in chosen}
+    doc_rank: dict[int, int] = {}
+    for _, h, _ in sorted(chosen, key=lambda c: c[1]):
+        doc_rank.setdefault(doc_of[h], h)
+    chosen.sort(key=lambda c: (doc_rank[doc_of[c[1]]], int(hits[c[1]].sentence_rows[c[2]])))
     # Renumber citations so the quoted sources come first, in the order the answer cites them.
     order = list(dict.fromkeys(h for _, h, _ in chosen)) + [h for h in range(len(hits)) if h not in {c[1] for c in chosen}]
     citations = [citations[h] for h in order]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -114,6 +115,9 @@ class KeywordIndex:
 
     def __init__(self, retriever) -> None:  # a bm25s.BM25
         self._retriever = retriever
+        self._by_length: dict[int, list[str]] | None = None
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, str], tuple[str, ...]] = {}
 
     @classmethod
     def build(cls, texts: Sequence[str], k1: float | None = None, b: float | None = None) -> KeywordIndex:
@@ -141,9 +145,51 @@ class KeywordIndex:
         """Token → column id of the BM25 matrices."""
         return self._retriever.vocab_dict
 
+    def closest(self, token: str, max_distance: int) -> str | None:
+        """The indexed word nearest to ``token`` within ``max_distance`` edits (Levenshtein), or
+        ``None``. Only words of a length within reach are compared (rapidfuzz; a few ms for a
+        vocabulary of 200,000 words)."""
+        from rapidfuzz import distance, process
+
+        if self._by_length is None:
+            with self._lock:
+                if self._by_length is None:
+                    by_length: dict[int, list[str]] = {}
+                    for word in self.vocab:
+                        by_length.setdefault(len(word), []).append(word)
+                    self._by_length = by_length
+        best: tuple[str, float] | None = None
+        for length in range(len(token) - max_distance, len(token) + max_distance + 1):
+            words = self._by_length.get(length)
+            found = words and process.extractOne(token, words, scorer=distance.Levenshtein.distance,
+                                                 score_cutoff=max_distance)
+            if found and (best is None or found[1] < best[1]):
+                best = (found[0], found[1])
+        return best[0] if best else None
+
+    def known_tokens(self, query: str, stopwords: str = DEFAULT_QUERY_STOPWORDS) -> tuple[str, ...]:
+        """:func:`query_tokens`, with a word the documents never use replaced by the indexed word
+        one edit away (two from eight letters on), if any: "Syria" finds "Syrian", "Hollwood"
+        "Hollywood". Words under five letters and numbers are kept as they are ("ship" is not
+        "shop", "2025" not "2024")."""
+        key = (query, stopwords)
+        known = self._known.get(key)
+        if known is None:
+            vocab = self.vocab
+            tokens = []
+            for t in query_tokens(query, stopwords):
+                if t not in vocab and len(t) >= 5 and not any(ch.isdigit() for ch in t):
+                    t = self.closest(t, 2 if len(t) >= 8 else 1) or t
+                tokens.append(t)
+            known = tuple(tokens)
+            if len(self._known) > 4096:  # a bounded cache: conversations repeat their queries
+                self._known.clear()
+            self._known[key] = known
+        return known
+
     def query_weights(self, query: str, stopwords: str = DEFAULT_QUERY_STOPWORDS) -> tuple[np.ndarray, np.ndarray]:
-        """Vocabulary ids of the query's distinct known tokens (:func:`query_tokens`) and their IDF."""
-        tokens = [t for t in dict.fromkeys(query_tokens(query, stopwords)) if t in self.vocab]
+        """Vocabulary ids of the query's distinct known tokens (:func:`known_tokens`) and their IDF."""
+        tokens = [t for t in dict.fromkeys(self.known_tokens(query, stopwords)) if t in self.vocab]
         ids = np.array([self.vocab[t] for t in tokens], dtype=np.int64)
         return ids, self.idf(tokens)
 
@@ -158,9 +204,9 @@ class KeywordIndex:
     def scores(self, query: str, stopwords: str = DEFAULT_QUERY_STOPWORDS) -> np.ndarray:
         """BM25 score of every indexed text for ``query`` (zeros when no query word is known).
 
-        The query is tokenised by :func:`query_tokens` with the ``stopwords`` list.
+        The query is tokenised by :meth:`known_tokens` with the ``stopwords`` list.
         """
-        ids = self._retriever.get_tokens_ids(list(query_tokens(query, stopwords)))
+        ids = self._retriever.get_tokens_ids(list(self.known_tokens(query, stopwords)))
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores_from_ids(ids), dtype=np.float32)

@@ -15,7 +15,9 @@
    hit: the passage is listed once, and another passage takes the freed place.
 
 Questions are tokenised with a fuller stop list than the index (``query_stopwords``): "what",
-"did", "which", "his" are no evidence that a passage answers a question.
+"did", "which", "his" are no evidence that a passage answers a question; and a question word the
+documents never use stands for the indexed word one edit away ("Syria" for "Syrian", see
+:meth:`qa.keyword.KeywordIndex.known_tokens`).
 
 All per-query work is vectorised over candidate rows (FAISS, numpy, bm25s sparse scores); the
 only Python loop runs over the few hits returned, never over the corpus.
@@ -293,10 +295,8 @@ class _SentenceTerms:
         return (np.concatenate(terms), np.repeat(positions, [len(t) for t in terms]),
                 np.concatenate(pairs), np.repeat(positions, [len(p) for p in pairs]))
 
-    def query_pairs(self, text: str, stopwords: str) -> np.ndarray:
-        from qa.keyword import query_tokens
-
-        toks = query_tokens(text, stopwords)
+    def query_pairs(self, index: LoadedIndex, text: str, stopwords: str) -> np.ndarray:
+        toks = index.keyword.known_tokens(text, stopwords)
         return _pair_codes(np.array([self.vocab.get(t, -1) for t in toks], dtype=np.int64), self.base)
 
 
@@ -356,7 +356,7 @@ def _sentence_overlap(
             weight = np.zeros(cache.vocab_size + 1)
             weight[ids] = idf / idf.sum()
             overlap += q.weight * np.bincount(owner, weights=weight[terms], minlength=len(rows))
-        qpairs = cache.query_pairs(q.text, stopwords)
+        qpairs = cache.query_pairs(index, q.text, stopwords)
         if len(qpairs):
             hit = np.isin(codes, qpairs).astype(np.float64)
             pairs += q.weight * np.bincount(code_owner, weights=hit, minlength=len(rows)) / len(qpairs)
