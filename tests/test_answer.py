@@ -99,11 +99,18 @@ def test_a_sentence_that_spells_out_an_acronym_holds_it():
         ("The 1999 NATO intervention in Kosovo was opposed.", False),  # a year is no count
         ("Relations in the 1990s and the 20th century.", False),  # nor a decade, nor an ordinal
         ("Yeltsin opposed the intervention.", False),
+        ("Twenty-five people died.", True),  # hyphenated number words
+        ("It cost $1500.", True),  # a sum, not a year
     ],
 )
 def test_a_count_is_a_number_that_is_not_a_year(sentence, states):
-    from qa.answer import asks_count, states_count
+    from qa.answer import states_count
 
     assert states_count(sentence) is states
+
+
+def test_how_many_and_how_much_ask_for_a_count():
+    from qa.answer import asks_count
+
     assert asks_count("How many people died?") and asks_count("how much did it cost")
-    assert not asks_count("How did the vote go?")
+    assert not asks_count("How did the vote go?") and not asks_count("How long did it last?")

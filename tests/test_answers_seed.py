@@ -108,7 +108,26 @@ def test_quoted_sentences_of_one_document_keep_its_order(seed_engine):
     # The Putin passage ranks first for this question, but the Yeltsin sentence is the answer
     # and stands earlier in the article: it is quoted first, as [1].
     answer = seed_engine.ask("Who was the Russian president in the 1990s?")
-    assert "Boris Yeltsin" in answer.sentences[0].text and answer.sentences[0].n == 1
+    assert "Boris Yeltsin" in answer.sentences[0].text
+    assert answer.citations[0].text.startswith("After the dissolution")  # its passage is [1]
     for question, _ in QUESTIONS:  # one document: every answer reads in its line order
         quoted = seed_engine.ask(question).sentences
         assert [s.line for s in quoted] == sorted(s.line for s in quoted), question
+
+
+def test_a_follow_up_can_lead_with_its_first_source(seed_engine):
+    from qa.answer import AnswerParams, compose
+    from qa.retrieval import Query, retrieve
+
+    index = seed_engine.index()
+    question = "Who was the Russian president in the 1990s?"
+    hits = retrieve(index, [Query(question, seed_engine.encode_queries([question])[0])], 5)
+    first = set(hits[0].sentence_rows.tolist())
+    in_order = compose(index, question, question, hits, "docs", AnswerParams())
+    leading = compose(index, question, question, hits, "docs", AnswerParams(), lead_first=True)
+    assert len(in_order.sentences) == len(leading.sentences) == 2
+    assert {s.text for s in in_order.sentences} == {s.text for s in leading.sentences}
+    # The first hit is the Putin passage: in reading order its sentence comes second, with
+    # lead_first (what lead_with_new asks for) first.
+    assert "Putin" in leading.sentences[0].text and "Yeltsin" in in_order.sentences[0].text
+    assert any(index.sentence_text(int(r)).startswith(leading.sentences[0].text[:40]) for r in first)

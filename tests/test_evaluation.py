@@ -147,6 +147,21 @@ def test_calibration_separates_answerable_from_unanswerable(tmp_path, embedder):
         assert row["answerable_declined_with_rule"] == pytest.approx(float(np.mean(~a_ok)))
 
 
+def test_calibration_rates_apply_every_rule_of_compose():
+    calibration = evaluation.Calibration(
+        answerable=np.array([0.5, 0.3, 0.2, 0.6]), unanswerable=np.array([0.5, 0.3, 0.2, 0.6]),
+        answerable_covered=np.array([False, True, False, False]),
+        unanswerable_covered=np.array([False, False, False, True]),
+        answerable_bar=np.array([0.0, 0.0, 0.0, 0.7]), unanswerable_bar=np.array([0.55, 0.0, 0.0, 0.0]),
+        answerable_gated=np.array([False, False, False, False]),
+        unanswerable_gated=np.array([False, False, False, True]),
+    )
+    assert calibration.rates(0.4) == (0.5, 0.5)  # the evidence alone
+    # Answerable: 0.5 passes, 0.3 is covered, 0.2 fails, 0.6 is under its bar (0.7).
+    # Unanswerable: 0.5 is under its bar, 0.6 is covered but gated: none answered.
+    assert calibration.rates(0.4, rule=True) == (0.5, 0.0)
+
+
 def test_cli_eval_json(tmp_path, embedder, capsys, monkeypatch):
     monkeypatch.setenv("QA_ENCODER_DIR", str(ENCODERS[0]))
     code = main(["eval", "--squad", str(squad_file(tmp_path)), "--json", "--limit", "4", "-q"])

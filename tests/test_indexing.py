@@ -84,8 +84,9 @@ def test_full_rebuild_and_settings_change_force_reembedding(corpus: Path, embedd
     report = Engine(make_settings(corpus)).build(full=True)
     assert report.full and report.embedded_chunks > 0
     changed = Engine(make_settings(corpus, chunk_tokens=96))
-    assert changed.status() == "ok"  # files unchanged...
-    report = changed.build()  # ...but the chunking changed: everything is re-embedded
+    assert changed.status() == "stale"  # files unchanged, but the chunking changed...
+    assert changed.stats().stale
+    report = changed.build()  # ...so everything is re-embedded
     assert report.full and "settings changed" in report.reason and report.embedded_chunks >= 4
     assert changed.index().manifest["params"]["chunk_tokens"] == 96
 

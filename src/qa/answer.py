@@ -245,7 +245,9 @@ def _misspelt(token: str, index: LoadedIndex) -> bool:
     """Whether a word the documents never use is one they do use, misspelt: one edit away (two
     from seven letters on), "Hollwood", "Maastrich", "Celeron" for "Céloron". Words under four
     letters are too short to tell, and numbers are never misspelt ("2025" is not "2024"). Only
-    computed for questions the threshold alone would answer that hold an unknown word."""
+    computed for questions the threshold alone would answer that hold an unknown word. More
+    lenient than the retrieval's replacement (:meth:`qa.keyword.KeywordIndex.known_tokens`):
+    forgiving a word only keeps the bar where it is, replacing it changes what is searched."""
     if len(token) < 4 or any(ch.isdigit() for ch in token):
         return False
     return index.keyword.closest(token, 2 if len(token) >= 7 else 1) is not None
@@ -263,7 +265,9 @@ def _spelled_out(acronym: str, passages: list[str]) -> bool:
 
 _COUNT_QUESTION = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
 # A year, a decade or an ordinal is no answer to "how many" ("the 1999 NATO intervention").
-_NOT_A_COUNT = re.compile(r"\b(?:1\d{3}|20\d{2})(?:['’]?s)?\b|\b\d+(?:st|nd|rd|th)\b", re.IGNORECASE)
+# A sum ("$1500") is a quantity even when it looks like a year.
+_NOT_A_COUNT = re.compile(r"(?<![$€£¥\d.,])\b(?:1\d{3}|20\d{2})(?:['’]?s)?\b|\b\d+(?:st|nd|rd|th)\b", re.IGNORECASE)
+_LETTERS = re.compile(r"[A-Za-z]+")
 _COUNT_WORDS = frozenset(
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred hundreds "
@@ -281,7 +285,8 @@ def states_count(sentence: str) -> bool:
     """Whether a sentence states a quantity: a number that is not a year or an ordinal, or a
     number word ("four", "fifty thousand", "several")."""
     rest = _NOT_A_COUNT.sub(" ", sentence)
-    return any(ch.isdigit() for ch in rest) or any(w.lower() in _COUNT_WORDS for w in _NAME_WORD.findall(rest))
+    # Words split at hyphens: "twenty-five" is "twenty" and "five".
+    return any(ch.isdigit() for ch in rest) or any(w.lower() in _COUNT_WORDS for w in _LETTERS.findall(rest))
 
 
 def compose(
@@ -292,6 +297,7 @@ def compose(
     docs_label: str,
     params: AnswerParams,
     adjust: dict[int, float] | None = None,
+    lead_first: bool = False,
 ) -> Answer:
     """Turn hits into an :class:`Answer`.
 
@@ -304,6 +310,8 @@ def compose(
         params: Answer settings.
         adjust: Sentence row → amount added to its score when choosing the sentences to quote
             (a follow-up demotes what the previous turn quoted); the evidence is not affected.
+        lead_first: Quote the first hit's sentences before the others, whatever their place in
+            the document (a follow-up leads with what is new: :func:`qa.conversation.lead_with_new`).
 
     Returns:
         The answer; ``answered`` is False when the evidence is below the threshold (or below the
@@ -374,7 +382,8 @@ def compose(
     doc_rank: dict[int, int] = {}
     for _, h, _ in sorted(chosen, key=lambda c: c[1]):
         doc_rank.setdefault(doc_of[h], h)
-    chosen.sort(key=lambda c: (doc_rank[doc_of[c[1]]], int(hits[c[1]].sentence_rows[c[2]])))
+    chosen.sort(key=lambda c: (not (lead_first and c[1] == 0), doc_rank[doc_of[c[1]]],
+                               int(hits[c[1]].sentence_rows[c[2]])))
     # Renumber citations so the quoted sources come first, in the order the answer cites them.
     order = list(dict.fromkeys(h for _, h, _ in chosen)) + [h for h in range(len(hits)) if h not in {c[1] for c in chosen}]
     citations = [citations[h] for h in order]

@@ -446,7 +446,8 @@ def substitute_subject(question: str, last_question: str, last_answer: str = "")
     one number) replaced by the question's new one. ``None`` when the question says more than a
     new subject ("What did Trump do?" stands alone), or when it is unclear what the new name
     replaces: only a person replaces a person and a number a number ("What about Putin?" after
-    "Who is the US ambassador to Russia?" is left alone).
+    "Who is the US ambassador to Russia?" is left alone), and when the replacement would leave the
+    last question as it was.
     """
     m = _WHAT_ABOUT.match(question)
     new = _new_names(question, last_question)
@@ -468,6 +469,8 @@ def substitute_subject(question: str, last_question: str, last_answer: str = "")
         if not _is_person(old[0], said) or not (_is_person(name, f"{question} {said}") or surname):
             return None
     replacement = _without_title(name) if not name[0].isdigit() else name
+    if name[0].isdigit() and re.search(rf"(?<![\w]){re.escape(name)}['’]?s(?![\w])", question):
+        replacement += "s"  # "What about the 2010s?": a decade for a decade
     if not replacement:  # "the President": a title, no name
         return None
     if re.search(r"['’]s$", old[0]) and not re.search(r"['’]s$", replacement):
@@ -728,8 +731,8 @@ def lead_with_new(query_plan: QueryPlan, hits: list[Hit], answer: Answer, senten
     When the answer's best sentence is the one the last answer led with (see :func:`is_said`) but
     it also quotes a new one from another passage — "any reason to end?" quoting a character's
     farewell again beside the producer's announcement of the final season — the passage of the best
-    new sentence moves to the top of the sources (the scores stay in order), so the answer, quoting
-    in source order, leads with it. The old sentence stays as context. A question without words of
+    new sentence moves to the top of the sources (the scores stay in order), and the answer,
+    composed with ``lead_first``, quotes it first. The old sentence stays as context. A question without words of
     its own ("Since when?") may well be answered by the old sentence: its hits are kept.
 
     Args:

@@ -200,7 +200,7 @@ class Engine:
             with self._load_lock:
                 if self._index is None or self._signature != signature:
                     self._index, self._signature = loaded, signature
-        if indexing.docs_changed(self.settings, loaded):
+        if indexing.docs_changed(self.settings, loaded) or indexing.settings_changed(self.settings, loaded):
             return "stale"
         return "ok"
 
@@ -225,7 +225,7 @@ class Engine:
             sentences=int(m["sentences"]),
             model=str(m["model"]),
             built_at=float(m["built_at"]),
-            stale=indexing.docs_changed(self.settings, index),
+            stale=indexing.docs_changed(self.settings, index) or indexing.settings_changed(self.settings, index),
             index_dir=str(self.settings.index_dir),
             docs_dir=str(self.settings.docs_dir),
             index_type=str(m.get("index_type", "flat")),
@@ -292,7 +292,8 @@ class Engine:
             elif (reordered := lead_with_new(query_plan, hits, answer, sentences)) is not None:
                 # It would lead with what the last answer led with, beside something new: the new leads.
                 hits = reordered
-                answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params, adjust=adjust)
+                answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params, adjust=adjust,
+                                 lead_first=True)
         if adjust and repeats_itself(query_plan, answer):
             # "What else…?" answered with what was already said: the best of what was not.
             fresh = compose(index, question, resolved, hits, s.docs_dir.name, answer_params,

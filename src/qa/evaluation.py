@@ -365,7 +365,7 @@ class Calibration:
     sentence holds every content word of the question); ``*_bar`` hold the higher threshold a
     question with a word or name the documents never use must reach (0 for the others; see
     :func:`qa.answer.unknown_words`); ``*_gated`` mark those declined whatever the evidence (a
-    "how many" question whose answer would state no quantity). ``rates(t, rule=True)`` applies
+    "how many" question whose answer would state no quantity, or no sentence fit to quote). ``rates(t, rule=True)`` applies
     all three, as ``compose`` does.
     """
 
@@ -434,7 +434,7 @@ def calibrate(
         _calibrate_halves(squad, settings, limit, title_heading, progress, tmp, answerable, unanswerable)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    def column(rows: list[tuple[float, bool, float, bool]], i: int, dtype=float) -> np.ndarray:
+    def column(rows: list[tuple[float, bool, float, bool]], i: int, dtype: type = float) -> np.ndarray:
         return np.array([row[i] for row in rows], dtype=dtype)
 
     return Calibration(column(answerable, 0), column(unanswerable, 0),

@@ -57,6 +57,12 @@ def manifest_for(settings: Settings, embedder: Embedder) -> dict:
     }
 
 
+def settings_changed(settings: Settings, index: store.LoadedIndex) -> bool:
+    """Whether the index was built with other chunking or embedding settings (the next build
+    re-embeds everything; until then its vectors are not those the settings ask for)."""
+    return index.manifest.get("params") != settings.chunk_params
+
+
 def _compatible(old: store.LoadedIndex, manifest: dict) -> str:
     """Why the old index cannot be reused ("" when it can)."""
     if old.manifest.get("params") != manifest["params"] or old.manifest.get("dimension") != manifest["dimension"]:

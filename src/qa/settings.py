@@ -127,7 +127,7 @@ class Settings:
     onnx_spinning: bool = False
 
     @property
-    def chunk_params(self) -> dict[str, int | str]:
+    def chunk_params(self) -> dict[str, int | str | bool]:
         """The settings that shape the index: a change of any of them means a full rebuild."""
         return {
             "chunker": CHUNKER_VERSION,
