@@ -114,3 +114,14 @@ def test_how_many_and_how_much_ask_for_a_count():
 
     assert asks_count("How many people died?") and asks_count("how much did it cost")
     assert not asks_count("How did the vote go?") and not asks_count("How long did it last?")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("He went home.", False), ('He said "no."', False), ("It ended (in 1999).", False), ("Why?", False),
+     ("Russian–American relations", True), ("Envoy\nAmbassador Lynne M. Tracy", True)],
+)
+def test_a_title_or_a_field_is_a_fragment(text, fragment):
+    from qa.answer import _is_fragment
+
+    assert _is_fragment(text) is fragment

@@ -131,3 +131,12 @@ def test_a_follow_up_can_lead_with_its_first_source(seed_engine):
     # lead_first (what lead_with_new asks for) first.
     assert "Putin" in leading.sentences[0].text and "Yeltsin" in in_order.sentences[0].text
     assert any(index.sentence_text(int(r)).startswith(leading.sentences[0].text[:40]) for r in first)
+
+
+def test_an_infobox_field_does_not_join_a_real_sentence(seed_engine):
+    answer = seed_engine.ask("When did the US and Russia establish diplomatic relations?")
+    assert "since the establishment of the latter country in 1991" in answer.answer
+    assert "Diplomatic mission" not in answer.answer  # the field above it, close but no answer
+    # Beside another field it may be the answer: both fields of the infobox are quoted.
+    answer = seed_engine.ask("Who is the current US ambassador in Moscow?")
+    assert "Lynne M. Tracy" in answer.answer

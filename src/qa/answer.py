@@ -276,6 +276,14 @@ _COUNT_WORDS = frozenset(
 )
 
 
+_SENTENCE_END = re.compile(r"[.!?:;…][\"'’”)\]]*\s*$")
+
+
+def _is_fragment(text: str) -> bool:
+    """Whether a "sentence" is no sentence: a title or a field without closing punctuation."""
+    return _SENTENCE_END.search(text) is None
+
+
 def asks_count(question: str) -> bool:
     """Whether the question asks for a quantity ("How many …?", "How much …?")."""
     return _COUNT_QUESTION.search(question) is not None
@@ -365,10 +373,15 @@ def compose(
     best = scored[0][0]
     chosen = [scored[0]]
     seen_rows = {int(hits[scored[0][1]].sentence_rows[scored[0][2]])}
+    prose = not _is_fragment(texts_of[scored[0][1]][scored[0][2]])
     for item in scored[1:]:
         if len(chosen) >= params.max_sentences or item[0] < params.second_ratio * best:
             break
         row = int(hits[item[1]].sentence_rows[item[2]])
+        # An infobox field or a title ("Diplomatic mission Embassy of Russia, …") beside a real
+        # sentence adds nothing to it; beside another field ("Envoy …") it may be the answer.
+        if prose and _is_fragment(texts_of[item[1]][item[2]]):
+            continue
         if row not in seen_rows:
             chosen.append(item)
             seen_rows.add(row)
