@@ -167,7 +167,7 @@ class SlashCommands(commands.Cog):
         embed.add_field(name="Model", value=discord.utils.escape_markdown(stats.model)[:1024])
         built = f"<t:{int(stats.built_at)}:f>" if stats.built_at else "never"
         embed.add_field(name="Built", value=f"{built} ({describe_age(stats.age_s)})")
-        status = "stale — documents changed; run /reindex" if stats.stale else "up to date"
+        status = "stale — documents or settings changed; run /reindex" if stats.stale else "up to date"
         embed.add_field(name="Status", value=status)
         activity = (f"{bot.answered:,} answered since start · {bot.conversations:,} conversations in memory · "
                     f"{bot.pending} in progress" + (" · rebuilding" if bot.reindexing else ""))

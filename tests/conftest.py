@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,17 @@ ENCODERS: list[Path] = []  # one ONNX export per test session, shared by every t
 
 def make_settings(tmp: Path, **changes) -> Settings:
     return Settings(docs_dir=tmp / "source_docs", index_dir=tmp / "index", encoder_dir=ENCODERS[0], **changes)
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """``qa.cli.main`` points the root logger at the sys.stderr of its call (a test's capture,
+    closed after it): give the next test the logging set-up it would have had."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session", autouse=True)

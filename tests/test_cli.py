@@ -40,6 +40,18 @@ def test_ask_builds_a_missing_index_with_a_notice_then_answers(project, capsys):
     assert code == 0 and err == ""  # up to date: no notice
 
 
+def test_ask_rebuilds_an_index_made_with_other_settings(project, capsys, monkeypatch):
+    run(capsys, "build")
+    monkeypatch.setenv("QA_SENTENCE_CONTEXT", "0")  # other sentence vectors: a full rebuild
+    code, out, _ = run(capsys, "stats")
+    assert code == 0 and "stale" in out
+    code, out, err = run(capsys, "ask", "Who is the US ambassador to Russia?")
+    assert code == 0 and "Lynne M. Tracy" in out
+    assert "settings changed; index built" in err
+    code, out, err = run(capsys, "ask", "Who is the US ambassador to Russia?")
+    assert code == 0 and err == ""
+
+
 def test_ask_json_contract(project, capsys):
     code, out, _ = run(capsys, "ask", "--json", "-k", "3", "When did Putin become president?")
     assert code == 0
