@@ -8,8 +8,9 @@ change before anyone edits ``src/``. ``apply(names)`` applies several, by name:
 * ``light-bm25``    Query-time BM25 without importing bm25s (which imports scipy.sparse): the
                     saved CSC arrays are memory-mapped with numpy, the vocabulary read from
                     vocab.index.json, queries tokenised exactly like bm25s.tokenize (same regex,
-                    lower-casing, the same 33 English stop words, PyStemmer), and scores summed
-                    with one np.bincount instead of np.add.at per query token.
+                    lower-casing, the same 33 English stop words, PyStemmer; the spelling match of
+                    KeywordIndex.known_tokens), and scores summed with one np.bincount instead of
+                    np.add.at per query token.
 * ``bincount``      Only the scoring change of ``light-bm25`` (bm25s still loads the index).
 * ``numpy-dense``   Exact search with numpy over the memory-mapped chunk_vectors.npy instead of
                     faiss for a flat index (no faiss import or read on the ask path).
@@ -32,8 +33,11 @@ import importlib.util
 import json
 import re
 import sys
+import threading
 from functools import cached_property
 from pathlib import Path
+
+from qa.keyword import KeywordIndex
 
 ALL = ("reuse-index", "light-bm25", "numpy-dense", "faiss-1thread", "fast-exit", "bincount", "ort-nospin",
        "ort-1thread", "madvise-random")
@@ -66,7 +70,7 @@ def apply_reuse_index() -> None:
             loaded.check()
         except CorruptIndexError as exc:
             return f"corrupt: {exc}"
-        if indexing.docs_changed(self.settings, loaded):
+        if indexing.is_stale(self.settings, loaded):
             return "stale"
         if self._index is None:  # proposed: hand it on to Engine.index()
             self._index, self._signature = loaded, signature
@@ -143,16 +147,26 @@ class LightKeywordIndex:
         self.indices = np.load(folder / "indices.csc.index.npy", mmap_mode="r")
         self.indptr = np.load(folder / "indptr.csc.index.npy", mmap_mode="r")
         self.vocab = json.loads((folder / "vocab.index.json").read_text("utf-8"))
+        self._by_length = None  # for the borrowed KeywordIndex.closest
+        self._lock = threading.Lock()
+
+    # The spelling match of KeywordIndex itself (it imports nothing heavy).
+    closest = KeywordIndex.closest
+    _known_word = KeywordIndex._known_word
 
     @property
     def size(self) -> int:
         return self._n
 
+    def known_tokens(self, query: str, stopwords: str = "question") -> tuple[str, ...]:
+        """As KeywordIndex.known_tokens (uncached)."""
+        return tuple(self._known_word(t) for t in light_tokenize([query], query_stop(stopwords))[0])
+
     def query_weights(self, query: str, stopwords: str = "question"):
         """Vocabulary ids of the query's distinct known tokens and their IDF (as KeywordIndex)."""
         import numpy as np
 
-        tokens = [t for t in dict.fromkeys(light_tokenize([query], query_stop(stopwords))[0]) if t in self.vocab]
+        tokens = [t for t in dict.fromkeys(self.known_tokens(query, stopwords)) if t in self.vocab]
         return np.array([self.vocab[t] for t in tokens], dtype=np.int64), self.idf(tokens)
 
     def idf(self, tokens):
@@ -166,7 +180,7 @@ class LightKeywordIndex:
     def scores(self, query: str, stopwords: str = "question"):
         import numpy as np
 
-        ids = [self.vocab[t] for t in light_tokenize([query], query_stop(stopwords))[0] if t in self.vocab]
+        ids = [self.vocab[t] for t in self.known_tokens(query, stopwords) if t in self.vocab]
         if not ids:
             return np.zeros(self._n, dtype=np.float32)
         ind = self.indptr

@@ -175,17 +175,19 @@ class KeywordIndex:
         key = (query, stopwords)
         known = self._known.get(key)
         if known is None:
-            vocab = self.vocab
-            tokens = []
-            for t in query_tokens(query, stopwords):
-                if t not in vocab and len(t) >= 5 and not any(ch.isdigit() for ch in t):
-                    t = self.closest(t, 2 if len(t) >= 8 else 1) or t
-                tokens.append(t)
-            known = tuple(tokens)
-            if len(self._known) > 4096:  # a bounded cache: conversations repeat their queries
+            known = tuple(self._known_word(t) for t in query_tokens(query, stopwords))
+            # Bounded: conversations repeat their queries. Unlocked: two threads at worst both
+            # compute the same tuple.
+            if len(self._known) > 4096:
                 self._known.clear()
             self._known[key] = known
         return known
+
+    def _known_word(self, token: str) -> str:
+        """``token``, or the indexed word :meth:`known_tokens` puts in its place."""
+        if token in self.vocab or len(token) < 5 or any(ch.isdigit() for ch in token):
+            return token
+        return self.closest(token, 2 if len(token) >= 8 else 1) or token
 
     def query_weights(self, query: str, stopwords: str = DEFAULT_QUERY_STOPWORDS) -> tuple[np.ndarray, np.ndarray]:
         """Vocabulary ids of the query's distinct known tokens (:func:`known_tokens`) and their IDF."""
