@@ -179,8 +179,7 @@ def _covered(content: set[str], tokens_of: list[list[set[str]]], question: str =
             return False
     elif len(topic) < 2:
         return False
-    acronyms = {t: w for w in _capitalised(question) if w.isupper() and 2 <= len(w) <= 6
-                for t in tokenize([w])[0]}
+    acronyms = {t: w for w in _acronyms(question) for t in tokenize([w])[0]}
     for h, tokens in enumerate(tokens_of):
         for p, toks in enumerate(tokens):
             missing = topic - toks
@@ -195,6 +194,11 @@ def _covered(content: set[str], tokens_of: list[list[set[str]]], question: str =
 def _capitalised(question: str) -> list[str]:
     """The words of a question capitalised after its first word: its names, as written."""
     return [w for i, w in enumerate(_NAME_WORD.findall(question)) if i > 0 and w[0].isupper()]
+
+
+def _acronyms(question: str) -> list[str]:
+    """The question's acronyms as written ("UN", "NATO"): its names in capitals, 2-6 letters."""
+    return [w for w in _capitalised(question) if w.isupper() and 2 <= len(w) <= 6]
 
 
 def _name_stems(question: str) -> set[str]:
@@ -216,7 +220,7 @@ def unknown_words(index: LoadedIndex, question: str, content: set[str], passages
     unknown = {t for t in unknown if t.strip("_") and not _misspelt(t, index)}  # "____": a blank to fill
     if not unknown:
         return set(), set()
-    acronyms = {w for w in _capitalised(question) if w.isupper() and 2 <= len(w) <= 6 and _spelled_out(w, passages)}
+    acronyms = {w for w in _acronyms(question) if _spelled_out(w, passages)}
     unknown -= {t for toks in tokenize(sorted(acronyms)) for t in toks}
     return unknown, unknown & _name_stems(question)
 
@@ -392,8 +396,8 @@ def compose(
     # Quote in reading order: sentences of one document as they stand in it (the Yeltsin years
     # before the Putin years, whichever passage ranked first), documents by their best passage.
     doc_of = {h: int(index.chunks[hits[h].row]["doc"]) for _, h, _ in chosen}
-    doc_rank: dict[int, int] = {}
-    for _, h, _ in sorted(chosen, key=lambda c: c[1]):
+    doc_rank: dict[int, int] = {}  # document -> its best hit among the quoted ones
+    for h in sorted(doc_of):
         doc_rank.setdefault(doc_of[h], h)
     chosen.sort(key=lambda c: (not (lead_first and c[1] == 0), doc_rank[doc_of[c[1]]],
                                int(hits[c[1]].sentence_rows[c[2]])))

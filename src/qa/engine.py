@@ -200,7 +200,7 @@ class Engine:
             with self._load_lock:
                 if self._index is None or self._signature != signature:
                     self._index, self._signature = loaded, signature
-        if indexing.docs_changed(self.settings, loaded) or indexing.settings_changed(self.settings, loaded):
+        if indexing.is_stale(self.settings, loaded):
             return "stale"
         return "ok"
 
@@ -225,7 +225,7 @@ class Engine:
             sentences=int(m["sentences"]),
             model=str(m["model"]),
             built_at=float(m["built_at"]),
-            stale=indexing.docs_changed(self.settings, index) or indexing.settings_changed(self.settings, index),
+            stale=indexing.is_stale(self.settings, index),
             index_dir=str(self.settings.index_dir),
             docs_dir=str(self.settings.docs_dir),
             index_type=str(m.get("index_type", "flat")),

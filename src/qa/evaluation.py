@@ -365,8 +365,8 @@ class Calibration:
     sentence holds every content word of the question); ``*_bar`` hold the higher threshold a
     question with a word or name the documents never use must reach (0 for the others; see
     :func:`qa.answer.unknown_words`); ``*_gated`` mark those declined whatever the evidence (a
-    "how many" question whose answer would state no quantity, or no sentence fit to quote). ``rates(t, rule=True)`` applies
-    all three, as ``compose`` does.
+    "how many" question whose answer would state no quantity, or no sentence fit to quote).
+    ``rates(t, rule=True)`` applies all three, as ``compose`` does.
     """
 
     answerable: np.ndarray

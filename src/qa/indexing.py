@@ -63,6 +63,11 @@ def settings_changed(settings: Settings, index: store.LoadedIndex) -> bool:
     return index.manifest.get("params") != settings.chunk_params
 
 
+def is_stale(settings: Settings, index: store.LoadedIndex) -> bool:
+    """Whether the next build would change the index: other settings, or other documents."""
+    return settings_changed(settings, index) or docs_changed(settings, index)
+
+
 def _compatible(old: store.LoadedIndex, manifest: dict) -> str:
     """Why the old index cannot be reused ("" when it can)."""
     if old.manifest.get("params") != manifest["params"] or old.manifest.get("dimension") != manifest["dimension"]:
