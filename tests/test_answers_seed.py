@@ -21,6 +21,8 @@ QUESTIONS = [
     ("Which American president did Putin work with on the war in Afghanistan?", "George W. Bush"),
     ("Why were relations strained after Putin's re-election in 2012?", "annexation of Crimea"),
     ("What happened to relations under Joe Biden?", "Russian invasion of Ukraine in 2022"),
+    # "like" is the question's frame, not a word the article must use.
+    ("What is the relationship like under Biden?", "presidency of Joe Biden"),
     ("Who ordered the suspension of offensive cyber operations against Russia?", "Pete Hegseth"),
     ("Whom did the expanded sanctions target?", "state-owned banks and oligarchs"),
     ("How did the United States vote on the UN resolution condemning Russia's invasion of Ukraine?", "voting against a resolution"),
@@ -131,6 +133,22 @@ def test_a_follow_up_can_lead_with_its_first_source(seed_engine):
     # lead_first (what lead_with_new asks for) first.
     assert "Putin" in leading.sentences[0].text and "Yeltsin" in in_order.sentences[0].text
     assert any(index.sentence_text(int(r)).startswith(leading.sentences[0].text[:40]) for r in first)
+
+
+def test_an_answer_names_the_names_the_documents_never_mention(seed_engine):
+    from qa.cli import render_answer
+
+    # Answered with what comes closest (the article's own "improve" and "normalize relations"),
+    # and the reader is told the article never speaks of Obama.
+    answer = seed_engine.ask("Did Obama reset relations with Russia?")
+    assert answer.warnings == ["the documents never mention “Obama”"]
+    assert "Note: the documents never mention “Obama”" in render_answer(answer).splitlines()
+    both = seed_engine.ask("What did Medvedev and Obama agree on?")
+    assert both.warnings == ["the documents never mention “Medvedev” or “Obama”"]
+    # Names the article uses, misspelt ones and acronyms its passages spell out are not absent.
+    for question in ("What did Yeltsin oppose?", "What did Yeltsn think of NATO?",
+                     "How did the US vote at the UN?"):
+        assert seed_engine.ask(question).warnings == [], question
 
 
 def test_an_infobox_field_does_not_join_a_real_sentence(seed_engine):

@@ -152,7 +152,7 @@ _CAPITALISED_RUN = re.compile(r"(?:[A-Z][\w'’-]*(?:\s+(?:of|the|and|for|on)\s+
 #: "What does it stand for?"): a document need not use them to answer it.
 _GENERIC = ("happen happened happens happening occur occurred mean means meaning call called name named known "
             "describe described explain refer refers kind type example purpose reason role significance stand "
-            "stands main")
+            "stands main like")
 
 
 @lru_cache(maxsize=1)
@@ -223,6 +223,33 @@ def unknown_words(index: LoadedIndex, question: str, content: set[str], passages
     acronyms = {w for w in _acronyms(question) if _spelled_out(w, passages)}
     unknown -= {t for toks in tokenize(sorted(acronyms)) for t in toks}
     return unknown, unknown & _name_stems(question)
+
+
+def absent_names(index: LoadedIndex, hits: list[Hit], question: str) -> list[str]:
+    """The question's names, as written, that no document uses ("Did Obama reset relations?"):
+    an answer to it quotes what comes closest, and says so. A misspelt name the documents use
+    ("Yeltsn") and an acronym the passages spell out ("UN") are not absent.
+
+    Args:
+        index: The loaded index.
+        hits: The retrieved passages (for acronyms they spell out).
+        question: The question as asked.
+
+    Returns:
+        The absent names in the question's order.
+    """
+    vocab = index.keyword.vocab
+    generic = _generic_words()
+    absent = []
+    for word in dict.fromkeys(_capitalised(question)):
+        stems = [t for t in tokenize([word])[0] if t not in generic]
+        if not stems or any(t in vocab or _misspelt(t, index) for t in stems):
+            continue
+        if word.isupper() and 2 <= len(word) <= 6 and _spelled_out(
+                word, [index.sentence_text(int(r)) for hit in hits for r in hit.sentence_rows]):
+            continue
+        absent.append(word)
+    return absent
 
 
 def _unknown_bar(index: LoadedIndex, question: str, content: set[str], texts_of: list[list[str]],

@@ -152,9 +152,9 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     clean_question(args.question, 10**9)  # fail fast on an empty question, before any loading
     engine = _ready_engine(args)
     answer = engine.ask(args.question)
-    for warning in answer.warnings:
-        logger.warning(warning)
     if args.json:
+        for warning in answer.warnings:  # in the JSON too; stderr tells whoever runs the script
+            logger.warning(warning)
         _print_json(answer.to_json())
     else:
         print(render_answer(answer, color=sys.stdout.isatty()))
@@ -300,6 +300,7 @@ def render_answer(answer, color: bool = False, full_sources: bool = False) -> st
     if answer.understood_as:
         lines += [f"Understood as: {answer.understood_as}", ""]
     lines.append(answer.answer)
+    lines += [f"Note: {w}" for w in answer.warnings]
     if answer.citations:
         lines += ["", "Sources:" if answer.answered else "Closest passages:"]
         for c in answer.citations:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa import documents, indexing, store
-from qa.answer import Answer, AnswerParams, compose, evidence, quote_text
+from qa.answer import Answer, AnswerParams, absent_names, compose, evidence, quote_text
 from qa.conversation import (
     FUSION_DEPTH,
     Conversation,
@@ -306,6 +306,8 @@ class Engine:
             if answer.answered or plain.answered:
                 answer, query_plan = plain, as_asked(query_plan, question)
         answer.understood_as = query_plan.understood_as
+        if absent := absent_names(index, hits, question):
+            warnings = warnings + ["the documents never mention " + " or ".join(f"“{name}”" for name in absent)]
         answer.warnings = warnings
         if conversation is not None:
             # The best of the quoted sentences carries the answer's names to the next turn.
