@@ -135,6 +135,15 @@ def test_a_follow_up_can_lead_with_its_first_source(seed_engine):
     assert any(index.sentence_text(int(r)).startswith(leading.sentences[0].text[:40]) for r in first)
 
 
+@pytest.mark.parametrize("question", ["How are relations under Trump?", "What is the relationship like under Trump?"])
+def test_under_a_president_is_about_that_presidency(seed_engine, question):
+    # "under" is no topic word: the Yeltsin sentence "…generally warm under Russian president
+    # Boris Yeltsin" shares it (and "relationship") but is not about Trump.
+    answer = seed_engine.ask(question)
+    assert answer.answered and answer.sentences
+    assert all("Trump" in s.text for s in answer.sentences), answer.answer
+
+
 def test_an_answer_names_the_names_the_documents_never_mention(seed_engine):
     from qa.cli import render_answer
 

@@ -54,10 +54,12 @@ DEFAULT_QUERY_STOPWORDS = "question"
 #: RESULTS-quality.md): on conversational questions (MTRAG) NLTK's whole list cost first-turn MRR
 #: 0.921 → 0.866 and follow-ups gained less from their history; on SQuAD keeping these words
 #: changes nothing beyond noise. Words a question always carries ("what", "did", "is",
-#: pronouns) stay stop words.
+#: pronouns) stay stop words, and so does "under": "How are relations under Trump?" means during
+#: Trump's presidency, and the word drew "…generally warm under Russian president Boris Yeltsin"
+#: ahead of the Trump sentences (SQuAD and MTRAG unchanged to the fourth decimal without it).
 MEANINGFUL = frozenset(
     "how can why where when won nor only most more few all any each both other some same own too very "
-    "again further once before after between during through against up down off out over under".split()
+    "again further once before after between during through against up down off out over".split()
 )
 
 
