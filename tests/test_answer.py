@@ -125,3 +125,32 @@ def test_a_title_or_a_field_is_a_fragment(text, fragment):
     from qa.answer import _is_fragment
 
     assert _is_fragment(text) is fragment
+
+
+@pytest.mark.parametrize(("question", "spans"), [
+    ("Who was president in 1995?", [(1995, 1995)]),
+    ("Who led Russia in the 1990s?", [(1990, 1999)]),
+    ("What changed after 2012?", [(2012, 9999)]),
+    ("What happened before 1991?", [(0, 1991)]),
+    ("Which title did they win prior to 2000?", [(0, 2000)]),
+    ("What happened since the 2010s?", [(2010, 9999)]),
+    ("How much did the 1,500 tanks cost?", []),  # a number, not a year
+    ("Who won?", []),
+])
+def test_the_years_a_question_asks_about(question, spans):
+    from qa.answer import asked_years
+
+    assert asked_years(question) == spans
+
+
+@pytest.mark.parametrize(("sentence", "spans"), [
+    ("under Russian president Boris Yeltsin (1991–99).", [(1991, 1999)]),
+    ("from 1991-1999 and again in 2004", [(1991, 1999), (2004, 2004)]),
+    ("in the 1980s, before the 2000 election", [(1980, 1989), (2000, 2000)]),
+    ("International sanctions imposed since 2014", [(2014, 9999)]),
+    ("It cost $1500 and 2,000 people came.", []),
+])
+def test_the_years_a_sentence_states(sentence, spans):
+    from qa.answer import stated_years
+
+    assert stated_years(sentence) == spans

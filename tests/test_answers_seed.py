@@ -125,8 +125,10 @@ def test_a_follow_up_can_lead_with_its_first_source(seed_engine):
     question = "Who was the Russian president in the 1990s?"
     hits = retrieve(index, [Query(question, seed_engine.encode_queries([question])[0])], 5)
     first = set(hits[0].sentence_rows.tolist())
-    in_order = compose(index, question, question, hits, "docs", AnswerParams())
-    leading = compose(index, question, question, hits, "docs", AnswerParams(), lead_first=True)
+    # Without the year rule, which would keep the Putin sentence (its passage says 2000) out.
+    params = AnswerParams(year_weight=0.0)
+    in_order = compose(index, question, question, hits, "docs", params)
+    leading = compose(index, question, question, hits, "docs", params, lead_first=True)
     assert len(in_order.sentences) == len(leading.sentences) == 2
     assert {s.text for s in in_order.sentences} == {s.text for s in leading.sentences}
     # The first hit is the Putin passage: in reading order its sentence comes second, with
@@ -142,6 +144,24 @@ def test_under_a_president_is_about_that_presidency(seed_engine, question):
     answer = seed_engine.ask(question)
     assert answer.answered and answer.sentences
     assert all("Trump" in s.text for s in answer.sentences), answer.answer
+
+
+@pytest.mark.parametrize("question", ["Who was the president of Russia in 1995?", "Who was Russia's president in the 1990s?"])
+def test_a_question_about_a_year_is_answered_by_a_sentence_of_that_time(seed_engine, question):
+    # Neither sentence holds "1995": "Boris Yeltsin (1991–99)" spans it, "Putin … in 2000" (the
+    # better match for "president of Russia") and the Putin sentences after it do not.
+    answer = seed_engine.ask(question)
+    assert [s.text for s in answer.sentences if "Boris Yeltsin (1991–99)" in s.text]
+    assert not [s.text for s in answer.sentences if "Putin" in s.text], answer.answer
+    without = seed_engine.settings.replace(answer_year_weight=0.0)
+    from qa.answer import AnswerParams, compose
+    from qa.retrieval import Query, RetrievalParams, retrieve
+
+    index = seed_engine.index()
+    hits = retrieve(index, [Query(question, seed_engine.encode_queries([question])[0])], 5,
+                    RetrievalParams.from_settings(without))
+    plain = compose(index, question, question, hits, "docs", AnswerParams.from_settings(without))
+    assert any("Putin" in s.text for s in plain.sentences)  # what the rule changes
 
 
 def test_an_answer_names_the_names_the_documents_never_mention(seed_engine):

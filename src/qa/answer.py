@@ -129,6 +129,9 @@ class AnswerParams:
     #: Taken off the score of a sentence that states no quantity, for a "how many / how much"
     #: question; when no quoted sentence states one, the question is declined.
     count_penalty: float = 0.2
+    #: For a question about a time ("in 1995", "in the 1990s", "after 2012"): added to a sentence
+    #: stating a year in it ("1991–99"), taken off one whose years all fall outside it.
+    year_weight: float = 0.2
 
     @classmethod
     def from_settings(cls, settings) -> AnswerParams:
@@ -315,6 +318,55 @@ def _is_fragment(text: str) -> bool:
     return _SENTENCE_END.search(text) is None
 
 
+# Years 1000–2099, not amounts ("$1500") nor parts of longer numbers; "1990s" a decade.
+_YEAR = r"(?<![$€£¥\d.,])\b(1\d{3}|20\d{2})"
+_ASKED_YEAR = re.compile(r"\b(?:(before|until|till|prior\s+to|up\s+to|by|after|since)\s+(?:the\s+)?)?" + _YEAR + r"(s)?\b", re.IGNORECASE)
+_STATED_YEAR = re.compile(r"\b(?:(since|from)\s+(?:the\s+)?)?" + _YEAR + r"(?:(s)|\s*[–—-]\s*(\d{4}|\d{2})(?!\d))?\b",
+                          re.IGNORECASE)
+_OPEN_END = 9999
+
+
+def _span_of(year: str, decade: str | None) -> tuple[int, int]:
+    start = int(year)
+    return (start, start + 9) if decade and start % 10 == 0 else (start, start)
+
+
+def asked_years(question: str) -> list[tuple[int, int]]:
+    """The time spans a question asks about, as (first year, last year): "in 1995" (1995, 1995),
+    "in the 1990s" (1990, 1999), "after 2012" (2012, open: 9999), "before 1991" (0, 1991)."""
+    spans = []
+    for bound, year, decade in _ASKED_YEAR.findall(question):
+        start, end = _span_of(year, decade)
+        bound = " ".join(bound.lower().split())
+        # Bounds count as inclusive: "after 2000" is said of "After Putin became President … in 2000".
+        if bound in ("before", "until", "till", "prior to", "up to", "by"):
+            spans.append((0, end))
+        elif bound in ("after", "since"):
+            spans.append((start, _OPEN_END))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def stated_years(sentence: str) -> list[tuple[int, int]]:
+    """The time spans a sentence states: a year, a decade ("1990s"), a range ("1991–99",
+    "1991-1999") or an open one ("since 2014")."""
+    spans = []
+    for bound, year, decade, until in _STATED_YEAR.findall(sentence):
+        start, end = _span_of(year, decade)
+        if until:
+            last = int(until) if len(until) == 4 else start - start % 100 + int(until)
+            end = last if last > start else end
+        if bound.lower() == "since":
+            end = _OPEN_END
+        spans.append((start, end))
+    return spans
+
+
+def _overlaps(asked: list[tuple[int, int]], stated: list[tuple[int, int]]) -> bool:
+    return any(a <= d and c <= b for a, b in asked for c, d in stated)
+
+
 def asks_count(question: str) -> bool:
     """Whether the question asks for a quantity ("How many …?", "How much …?")."""
     return _COUNT_QUESTION.search(question) is not None
@@ -386,17 +438,39 @@ def compose(
 
     # "How many people died …?" is not answered by a sentence without a number in it.
     count = asks_count(question) or asks_count(query_text)
+    # "Who was president in 1995?": "Boris Yeltsin (1991–99)" is in it, "Putin … in 2000" is not;
+    # the words alone cannot tell (the literal year is in neither).
+    asked = asked_years(question) if params.year_weight else []
+    closed = [span for span in asked if span[0] > 0 and span[1] < _OPEN_END]
+    as_written = {year + decade for _, year, decade in _ASKED_YEAR.findall(question)} if asked else set()
+    in_time: set[tuple[int, int]] = set()  # sentences stating a year asked about
+    off_time: set[tuple[int, int]] = set()  # sentences whose every year is outside the question's
     scored: list[tuple[float, int, int]] = []  # (score, hit index, position in hit)
     for h, hit in enumerate(hits[: params.depth]):
         texts, overlaps = texts_of[h], overlaps_of[h]
         pairs = hit.sentence_pairs if hit.sentence_pairs is not None else [0.0] * len(texts)
+        story_time: list[tuple[int, int]] = []  # the years the passage last stated
         for p, (cos, ov, pair) in enumerate(zip(hit.sentence_scores, overlaps, pairs, strict=True)):
+            stated = stated_years(texts[p]) if asked else []
+            if not stated and story_time and not _overlaps(asked, story_time):
+                off_time.add((h, p))  # "Putin worked closely with Bush…" after "…in 2000": 2000 still
+            story_time = stated or story_time
             if len(texts[p].split()) < 2:  # a lone heading or label is no answer
                 continue
             bonus = adjust.get(int(hit.sentence_rows[p]), 0.0) if adjust else 0.0
             value = float(cos) + params.overlap_weight * ov + params.phrase_weight * float(pair)
             if count and not states_count(texts[p]):
                 value -= params.count_penalty
+            if stated and not _overlaps(asked, stated):
+                value -= params.year_weight
+                off_time.add((h, p))
+            elif _overlaps(closed, [span for span in stated if span[1] != _OPEN_END]):
+                # A year, decade or range in one asked about; "since 1991" is no answer to "in the
+                # late 1990s", nor is every later year one to "after 2000". The same year as
+                # written is already a shared word: only one the words miss ("1991–99" for 1995) gains.
+                in_time.add((h, p))
+                if not any(year in texts[p] for year in as_written):
+                    value += params.year_weight
             scored.append((value + params.passage_weight * hit.score + bonus, h, p))
     if not scored:
         return Answer(question, NOT_FOUND, False, citations, score=score)
@@ -412,6 +486,9 @@ def compose(
         # An infobox field or a title ("Diplomatic mission Embassy of Russia, …") beside a real
         # sentence adds nothing to it; beside another field ("Envoy …") it may be the answer.
         if prose and _is_fragment(texts_of[item[1]][item[2]]):
+            continue
+        # "…Boris Yeltsin (1991–99)" answers "in 1995"; "Putin … in 2000" beside it would not.
+        if item[1:] in off_time and scored[0][1:] in in_time:
             continue
         if row not in seen_rows:
             chosen.append(item)

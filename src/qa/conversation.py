@@ -385,6 +385,10 @@ def resolve(question: str, person: str | None) -> str:
     """The question with its first person pronoun ("he", "his", "her"…) replaced by ``person``."""
     if person is None or not _PERSON.search(question):
         return question
+    # By the surname, as documents name a person after the first mention: "What did Boris
+    # Yeltsin oppose?" would favour the one sentence with his full name over "…was strongly
+    # opposed by Yeltsin".
+    person = person.split()[-1]
     possessive = person + ("'" if person.endswith("s") else "'s")
     forms = {"he": person, "she": person, "him": person, "her": person, "his": possessive,
              "hers": possessive, "himself": person, "herself": person}

@@ -297,7 +297,7 @@ async def test_after_a_restart_sources_re_ask_a_follow_up_as_understood_under_th
     [first] = old.sent()
     await old.reply("And who did he work with on the war in Afghanistan?", to=first)
     [follow] = old.sent()
-    assert "Understood as: And who did Boris Yeltsin work with" in follow.embeds[0].footer.text
+    assert "Understood as: And who did Yeltsin work with" in follow.embeds[0].footer.text
     before = await old.click(follow, SOURCES_ID)
     raw = raw_message(follow)
 
@@ -313,7 +313,7 @@ async def test_after_a_restart_sources_re_ask_a_follow_up_as_understood_under_th
     message = new.adopt(raw)
     after = await new.click(message, SOURCES_ID)
     assert _titles(after) == _titles(before)  # the cited passages, numbered as in the answer
-    assert [q.startswith("And who did Boris Yeltsin work with on the war in Afghanistan?") for q in asked] == [True]
+    assert [q.startswith("And who did Yeltsin work with on the war in Afghanistan?") for q in asked] == [True]
     # each re-ask counts against the clicker's rate limit
     [call] = (await new.click(message, SOURCES_ID))[1:]
     assert call.ephemeral and call.content.startswith("You're asking faster than I can keep up — please wait")
