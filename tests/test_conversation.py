@@ -691,3 +691,13 @@ def test_conversation_eval_on_a_toy_set(tmp_path, embedder):
     assert follow["history_aware"]["rr"] == 1.0 and follow["used_history"]
     assert "| follow-up | 2 |" in format_table(report)
     assert evaluate(path, settings, limit=2)["turns_scored"] == 2  # one whole dialogue
+
+
+@pytest.mark.parametrize(("person", "expected"), [
+    ("Boris Yeltsin", "Yeltsin"), ("Lynne M. Tracy", "Tracy"), ("Martin Luther King Jr.", "King"),
+    ("Henry VIII", "Henry"), ("Putin", "Putin"),
+])
+def test_a_person_is_called_by_the_surname(person, expected):
+    from qa.conversation import surname
+
+    assert surname(person) == expected

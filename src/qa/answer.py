@@ -130,7 +130,8 @@ class AnswerParams:
     #: question; when no quoted sentence states one, the question is declined.
     count_penalty: float = 0.2
     #: For a question about a time ("in 1995", "in the 1990s", "after 2012"): added to a sentence
-    #: stating a year in it ("1991–99"), taken off one whose years all fall outside it.
+    #: stating a span in it that the words miss ("1991–99"), taken off one whose years all fall
+    #: outside it (which also stays out of an answer led by a sentence in time).
     year_weight: float = 0.2
 
     @classmethod

@@ -381,6 +381,19 @@ def resolve_one(question: str, last_question: str) -> str:
     return question[: m.start(3)] + (noun + "s" if plural and not noun.endswith("s") else noun) + question[m.end(3):]
 
 
+_NAME_SUFFIXES = frozenset({"jr", "jr.", "sr", "sr."})
+_REGNAL = re.compile(r"[IVX]+")
+
+
+def surname(person: str) -> str:
+    """The name a document goes on to call a person by: "Boris Yeltsin" → "Yeltsin", "Martin
+    Luther King Jr." → "King", "Henry VIII" → "Henry"."""
+    words = person.split()
+    while len(words) > 1 and (words[-1].lower().strip(",") in _NAME_SUFFIXES or _REGNAL.fullmatch(words[-1])):
+        words.pop()
+    return words[-1].strip(",")
+
+
 def resolve(question: str, person: str | None) -> str:
     """The question with its first person pronoun ("he", "his", "her"…) replaced by ``person``."""
     if person is None or not _PERSON.search(question):
@@ -388,7 +401,7 @@ def resolve(question: str, person: str | None) -> str:
     # By the surname, as documents name a person after the first mention: "What did Boris
     # Yeltsin oppose?" would favour the one sentence with his full name over "…was strongly
     # opposed by Yeltsin".
-    person = person.split()[-1]
+    person = surname(person)
     possessive = person + ("'" if person.endswith("s") else "'s")
     forms = {"he": person, "she": person, "him": person, "her": person, "his": possessive,
              "hers": possessive, "himself": person, "herself": person}
