@@ -70,6 +70,8 @@ def test_words_and_names_the_documents_never_use(seed_engine):
     # A misspelt word the documents use is not unknown ("Tracey", "ambasador"); a blank neither.
     assert unknown("Who is Lynne Trasy, the American ambasador?") == (set(), set())
     assert unknown("The ____ was opposed by Yeltsin?") == (set(), set())
+    # A word the documents use, plus two letters or more, is another word.
+    assert unknown("What did Russia do in Georgia?") == ({"georgia"}, {"georgia"})
 
 
 def test_a_sentence_that_spells_out_an_acronym_holds_it():

@@ -282,10 +282,12 @@ def _misspelt(token: str, index: LoadedIndex) -> bool:
     letters are too short to tell, and numbers are never misspelt ("2025" is not "2024"). Only
     computed for questions the threshold alone would answer that hold an unknown word. More
     lenient than the retrieval's replacement (:meth:`qa.keyword.KeywordIndex.known_tokens`):
-    forgiving a word only keeps the bar where it is, replacing it changes what is searched."""
+    forgiving a word only keeps the bar where it is, replacing it changes what is searched.
+    A known word plus two letters or more is another word ("Georgia" is not "George")."""
     if len(token) < 4 or any(ch.isdigit() for ch in token):
         return False
-    return index.keyword.closest(token, 2 if len(token) >= 7 else 1) is not None
+    word = index.keyword.closest(token, 2 if len(token) >= 7 else 1)
+    return word is not None and not (len(token) - len(word) >= 2 and token.startswith(word))
 
 
 def _spelled_out(acronym: str, passages: list[str]) -> bool:
@@ -496,6 +498,9 @@ def compose(
             seen_rows.add(row)
 
     if count and not any(states_count(texts_of[h][p]) for _, h, p in chosen):
+        return Answer(question, NOT_FOUND, False, citations, score=score)
+    # "What did Russia do in Georgia in 2008?" quoted from 1991 and 1803: about another time.
+    if closed and not covered and all(c[1:] in off_time for c in chosen):
         return Answer(question, NOT_FOUND, False, citations, score=score)
 
     # Quote in reading order: sentences of one document as they stand in it (the Yeltsin years

@@ -87,6 +87,16 @@ async def test_a_reply_to_an_answer_is_a_follow_up(discord_seed):
     assert "Understood as:" in embed.footer.text and "Yeltsin" in embed.footer.text
 
 
+async def test_an_answer_about_a_name_the_documents_never_mention_says_so(discord_seed):
+    fake = discord_seed
+    await fake.say(f"{fake.mention()} Did Obama reset relations with Russia?")
+    [answer] = fake.sent()
+    assert "Note: the documents never mention “Obama”" in answer.embeds[0].footer.text
+    await fake.say(f"{fake.mention()} Who is the US ambassador to Russia?")
+    [plain] = fake.sent()
+    assert "Note:" not in (plain.embeds[0].footer.text or "")
+
+
 async def test_a_reply_to_someone_elses_answer_continues_in_the_replier_s_own_conversation(discord_seed):
     fake = discord_seed
     await fake.say(f"{fake.mention()} Who was the Russian president in the 1990s?", member=0)
