@@ -133,8 +133,12 @@ def test_a_title_or_a_field_is_a_fragment(text, fragment):
     ("Who was president in 1995?", [(1995, 1995)]),
     ("Who led Russia in the 1990s?", [(1990, 1999)]),
     ("What changed after 2012?", [(2012, 9999)]),
-    ("What happened before 1991?", [(0, 1991)]),
-    ("Which title did they win prior to 2000?", [(0, 2000)]),
+    ("What happened before 1991?", [(0, 1990)]),
+    ("What had changed by 1991?", [(0, 1991)]),
+    ("Who ruled during 1991–1999?", [(1991, 1999)]),
+    ("What happened in the 1990's?", [(1990, 1999)]),
+    ("What happened in the 1800s?", [(1800, 1899)]),
+    ("Which title did they win prior to 2000?", [(0, 1999)]),
     ("What happened since the 2010s?", [(2010, 9999)]),
     ("How much did the 1,500 tanks cost?", []),  # a number, not a year
     ("Who won?", []),
@@ -151,8 +155,26 @@ def test_the_years_a_question_asks_about(question, spans):
     ("in the 1980s, before the 2000 election", [(1980, 1989), (2000, 2000)]),
     ("International sanctions imposed since 2014", [(2014, 9999)]),
     ("It cost $1500 and 2,000 people came.", []),
+    ("He served from 2000 to 2008.", [(2000, 2008)]),
+    ("The economy boomed between 1995 and 2005.", [(1995, 2005)]),
+    ("Pinky Harpo (2008–present) leads it.", [(2008, 9999)]),
+    ("in office 1998–02", [(1998, 2002)]),
+    ("on 2001-09-11, see /2015/05/", [(2001, 2001)]),
+    ("the 2012-13 season", [(2012, 2013)]),
 ])
 def test_the_years_a_sentence_states(sentence, spans):
     from qa.answer import stated_years
 
     assert stated_years(sentence) == spans
+
+
+def test_a_single_year_may_start_what_a_sentence_describes():
+    from qa.answer import _outside
+
+    became = "After Vladimir Putin became President of Russia in 2000, he sought better relations."
+    assert _outside([(2005, 2005)], became) is False  # still president in 2005
+    assert _outside([(1995, 1995)], became) is True  # not yet in 1995
+    assert _outside([(2005, 2005)], "under Boris Yeltsin (1991–99)") is True
+    # A year inside a range of the same sentence is bounded by it.
+    assert _outside([(2005, 2005)], "After 1991, under Boris Yeltsin (1991–99), it was warm.") is True
+    assert _outside([(2005, 2005)], "It has no year.") is None

@@ -701,3 +701,14 @@ def test_a_person_is_called_by_the_surname(person, expected):
     from qa.conversation import surname
 
     assert surname(person) == expected
+
+
+def test_the_surname_is_the_name_word_the_documents_use_most(seed_engine):
+    from qa.conversation import rarity_of, surname
+
+    rarity = rarity_of(seed_engine.index().keyword)
+    assert surname("Boris Yeltsin", rarity) == "Yeltsin"  # the same passages: the last word
+    assert surname("Vladimir Putin", rarity) == "Putin"
+    # Family name first: the word the documents use alone is the one they use most.
+    idf = {"Xi": 1.0, "Jinping": 2.5}
+    assert surname("Xi Jinping", lambda words: [idf.get(w, 0.0) for w in words]) == "Xi"

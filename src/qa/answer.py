@@ -130,8 +130,9 @@ class AnswerParams:
     #: question; when no quoted sentence states one, the question is declined.
     count_penalty: float = 0.2
     #: For a question about a time ("in 1995", "in the 1990s", "after 2012"): added to a sentence
-    #: stating a span in it that the words miss ("1991–99"), taken off one whose years all fall
-    #: outside it (which also stays out of an answer led by a sentence in time).
+    #: stating a span in it when no sentence has the year as written ("1991–99" for 1995), taken
+    #: off one about another time (see :func:`_outside`; it also stays out of an answer led by a
+    #: sentence in time, and an answer of only such sentences is declined).
     year_weight: float = 0.2
 
     @classmethod
@@ -148,6 +149,9 @@ def evidence(hits: list[Hit]) -> float:
     return max(0.5 * h.dense + 0.5 * h.best_sentence for h in hits[:3])
 
 
+#: Titles and abbreviations written capitalised that are no names ("Is Mr. Putin OK?").
+_TITLES = frozenset("mr mrs ms dr prof sir jr sr st ok".split())
+_SENTENCE_START = re.compile(r"[.!?:;]\s+$")
 _NAME_WORD = re.compile(r"[A-Za-z][\w'’-]*")
 _CAPITALISED_RUN = re.compile(r"(?:[A-Z][\w'’-]*(?:\s+(?:of|the|and|for|on)\s+|\s+))*[A-Z][\w'’-]*")
 
@@ -232,7 +236,9 @@ def unknown_words(index: LoadedIndex, question: str, content: set[str], passages
 def absent_names(index: LoadedIndex, hits: list[Hit], question: str) -> list[str]:
     """The question's names, as written, that no document uses ("Did Obama reset relations?"):
     an answer to it quotes what comes closest, and says so. A misspelt name the documents use
-    ("Yeltsn") and an acronym the passages spell out ("UN") are not absent.
+    ("Yeltsn") and an acronym the passages spell out ("UN") are not absent; nor are stop words,
+    titles ("Mr", "OK") and words capitalised because a sentence begins with them, and a
+    question in capitals has none.
 
     Args:
         index: The loaded index.
@@ -242,17 +248,30 @@ def absent_names(index: LoadedIndex, hits: list[Hit], question: str) -> list[str
     Returns:
         The absent names in the question's order.
     """
+    if question.upper() == question:  # shouted: every word is capitalised, none marks a name
+        return []
     vocab = index.keyword.vocab
-    generic = _generic_words()
-    absent = []
-    for word in dict.fromkeys(_capitalised(question)):
-        stems = [t for t in tokenize([word])[0] if t not in generic]
+    skip = _generic_words() | _QUESTION_WORDS
+    absent: list[str] = []
+    passages: list[str] | None = None
+    for m in _NAME_WORD.finditer(question):
+        word = m.group()
+        # A name is capitalised where a sentence does not begin ("Thanks. Now tell me …").
+        if not word[0].isupper() or not question[: m.start()].strip() or _SENTENCE_START.search(question[: m.start()]):
+            continue
+        if word.lower().rstrip(".") in _TITLES or word in absent:
+            continue
+        stems = [t for t in query_tokens(word, "nltk") if t not in skip]
         if not stems or any(t in vocab or _misspelt(t, index) for t in stems):
             continue
-        if word.isupper() and 2 <= len(word) <= 6 and _spelled_out(
-                word, [index.sentence_text(int(r)) for hit in hits for r in hit.sentence_rows]):
-            continue
+        if word.isupper() and 2 <= len(word) <= 6:
+            if passages is None:
+                passages = [index.sentence_text(int(r)) for hit in hits for r in hit.sentence_rows]
+            if _spelled_out(word, passages):
+                continue
         absent.append(word)
+        if len(absent) >= _MAX_UNKNOWN:  # a long question of made-up names stays cheap
+            break
     return absent
 
 
@@ -279,8 +298,9 @@ _MAX_UNKNOWN = 8
 def _misspelt(token: str, index: LoadedIndex) -> bool:
     """Whether a word the documents never use is one they do use, misspelt: one edit away (two
     from seven letters on), "Hollwood", "Maastrich", "Celeron" for "Céloron". Words under four
-    letters are too short to tell, and numbers are never misspelt ("2025" is not "2024"). Only
-    computed for questions the threshold alone would answer that hold an unknown word. More
+    letters are too short to tell, and numbers are never misspelt ("2025" is not "2024"). Computed
+    for questions the threshold alone would answer that hold an unknown word, and for the few
+    names of a question no document uses (:func:`absent_names`). More
     lenient than the retrieval's replacement (:meth:`qa.keyword.KeywordIndex.known_tokens`):
     forgiving a word only keeps the bar where it is, replacing it changes what is searched.
     A known word plus two letters or more is another word ("Georgia" is not "George")."""
@@ -321,53 +341,81 @@ def _is_fragment(text: str) -> bool:
     return _SENTENCE_END.search(text) is None
 
 
-# Years 1000–2099, not amounts ("$1500") nor parts of longer numbers; "1990s" a decade.
-_YEAR = r"(?<![$€£¥\d.,])\b(1\d{3}|20\d{2})"
-_ASKED_YEAR = re.compile(r"\b(?:(before|until|till|prior\s+to|up\s+to|by|after|since)\s+(?:the\s+)?)?" + _YEAR + r"(s)?\b", re.IGNORECASE)
-_STATED_YEAR = re.compile(r"\b(?:(since|from)\s+(?:the\s+)?)?" + _YEAR + r"(?:(s)|\s*[–—-]\s*(\d{4}|\d{2})(?!\d))?\b",
-                          re.IGNORECASE)
+# Years 1000–2099, not amounts ("$1500"), dates ("2001-09-11", "05/2015") nor parts of longer
+# numbers; "1990s" / "1990's" a decade, "1800s" a century; ranges "1991–99", "from 2000 to 2008",
+# "between 1995 and 2005", "2008–present".
+_YEAR = r"(?<![$€£¥\d.,/-])(?<![$€£¥]\s)\b(1\d{3}|20\d{2})(?![\d/])"
+_SPAN = re.compile(
+    r"\b(?:(?P<bound>before|until|till|prior\s+to|up\s+to|by|after|since|from|between)\s+(?:the\s+)?)?"
+    + _YEAR.replace("(1", "(?P<year>1", 1) + r"(?P<decade>['’]?s)?"
+    + r"(?:\s*(?:[–—]|-(?!\d{2}-)|\bto\b|\band\b|\bthrough\b|\buntil\b)\s*(?:the\s+)?"
+    + r"(?P<until>1\d{3}|20\d{2}|\d{2}(?![\d/-])|present\b|now\b|today\b))?",
+    re.IGNORECASE,
+)
 _OPEN_END = 9999
 
 
-def _span_of(year: str, decade: str | None) -> tuple[int, int]:
-    start = int(year)
-    return (start, start + 9) if decade and start % 10 == 0 else (start, start)
+def _spans(text: str, question: bool) -> list[tuple[int, int, bool]]:
+    """(first year, last year, whether a single year) of each time a text names."""
+    spans = []
+    for m in _SPAN.finditer(text):
+        start = end = int(m["year"])
+        decade, until, bound = m["decade"], m["until"], " ".join((m["bound"] or "").lower().split())
+        if decade and start % 10 == 0:
+            # "the 1800s" is the century; "the 2000s" and "the 1990s" are decades.
+            end = start + (99 if start % 100 == 0 and start < 2000 else 9)
+        if until:
+            if until.isalpha():
+                end = _OPEN_END
+            elif len(until) == 4:
+                end = max(int(until), end)
+            else:  # "1991–99", "1998–02"
+                last = start - start % 100 + int(until)
+                end = max(last if last > start else last + 100, end)
+        elif bound in ("since", "from") and not question:
+            end = _OPEN_END  # "sanctions imposed since 2014"
+        if question and not until:
+            # "after 2000" counts 2000 in: it is said of "After Putin became President … in 2000".
+            if bound in ("before", "prior to"):
+                start, end = 0, start - 1
+            elif bound in ("until", "till", "up to", "by"):
+                start = 0
+            elif bound in ("after", "since", "from"):
+                end = _OPEN_END
+        spans.append((start, end, start == end))
+    return spans
 
 
 def asked_years(question: str) -> list[tuple[int, int]]:
     """The time spans a question asks about, as (first year, last year): "in 1995" (1995, 1995),
-    "in the 1990s" (1990, 1999), "after 2012" (2012, open: 9999), "before 1991" (0, 1991)."""
-    spans = []
-    for bound, year, decade in _ASKED_YEAR.findall(question):
-        start, end = _span_of(year, decade)
-        bound = " ".join(bound.lower().split())
-        # Bounds count as inclusive: "after 2000" is said of "After Putin became President … in 2000".
-        if bound in ("before", "until", "till", "prior to", "up to", "by"):
-            spans.append((0, end))
-        elif bound in ("after", "since"):
-            spans.append((start, _OPEN_END))
-        else:
-            spans.append((start, end))
-    return spans
+    "in the 1990s" (1990, 1999), "during 1991–1999" (1991, 1999), "after 2012" (2012, open:
+    9999), "before 1991" (0, 1990), "by 1991" (0, 1991)."""
+    return [(a, b) for a, b, _ in _spans(question, question=True)]
 
 
 def stated_years(sentence: str) -> list[tuple[int, int]]:
-    """The time spans a sentence states: a year, a decade ("1990s"), a range ("1991–99",
-    "1991-1999") or an open one ("since 2014")."""
-    spans = []
-    for bound, year, decade, until in _STATED_YEAR.findall(sentence):
-        start, end = _span_of(year, decade)
-        if until:
-            last = int(until) if len(until) == 4 else start - start % 100 + int(until)
-            end = last if last > start else end
-        if bound.lower() == "since":
-            end = _OPEN_END
-        spans.append((start, end))
-    return spans
+    """The time spans a sentence states: a year, a decade ("1990s"), a century ("1800s"), a range
+    ("1991–99", "from 2000 to 2008") or an open one ("since 2014", "2008–present")."""
+    return [(a, b) for a, b, _ in _spans(sentence, question=False)]
 
 
 def _overlaps(asked: list[tuple[int, int]], stated: list[tuple[int, int]]) -> bool:
     return any(a <= d and c <= b for a, b in asked for c, d in stated)
+
+
+def _outside(asked: list[tuple[int, int]], sentence: str) -> bool | None:
+    """Whether a sentence is about another time than the question (None: it names no year).
+
+    A single year may start what the sentence describes ("became President … in 2000" is still
+    true in 2005), so it rules out only earlier questions, unless a range of the same sentence
+    holds it; a range, a decade or a century rules out any time outside it."""
+    spans = _spans(sentence, question=False)
+    if not spans:
+        return None
+    ranges = [(a, b) for a, b, single in spans if not single]
+    # "…in 1991, … under Boris Yeltsin (1991–99)": the range bounds the year inside it.
+    reach = [(a, _OPEN_END if single and not _overlaps([(a, b)], ranges) else b) for a, b, single in spans]
+    return not _overlaps(asked, reach)
 
 
 def asks_count(question: str) -> bool:
@@ -445,35 +493,39 @@ def compose(
     # the words alone cannot tell (the literal year is in neither).
     asked = asked_years(question) if params.year_weight else []
     closed = [span for span in asked if span[0] > 0 and span[1] < _OPEN_END]
-    as_written = {year + decade for _, year, decade in _ASKED_YEAR.findall(question)} if asked else set()
-    in_time: set[tuple[int, int]] = set()  # sentences stating a year asked about
-    off_time: set[tuple[int, int]] = set()  # sentences whose every year is outside the question's
+    as_written = {question[m.start("year"):m.end()] for m in _SPAN.finditer(question)} if asked else set()
+    # When a sentence has the year as written, the words find it: a range that spans it
+    # ("1991–99" for "in 1999") gains nothing; when none does, the range is the only clue.
+    spanned = not any(year in text for texts in texts_of for text in texts for year in as_written)
+    in_time: set[tuple[int, int]] = set()  # sentences stating a time asked about
+    # Sentences about another time: by their own years, or by those their passage last stated
+    # ("Putin worked closely with … Bush" after "…in 2000" is about 2000 on).
+    off_time: set[tuple[int, int]] = set()
     scored: list[tuple[float, int, int]] = []  # (score, hit index, position in hit)
     for h, hit in enumerate(hits[: params.depth]):
         texts, overlaps = texts_of[h], overlaps_of[h]
         pairs = hit.sentence_pairs if hit.sentence_pairs is not None else [0.0] * len(texts)
-        story_time: list[tuple[int, int]] = []  # the years the passage last stated
+        story_outside: bool | None = None  # whether the passage's last-named time is outside
         for p, (cos, ov, pair) in enumerate(zip(hit.sentence_scores, overlaps, pairs, strict=True)):
-            stated = stated_years(texts[p]) if asked else []
-            if not stated and story_time and not _overlaps(asked, story_time):
-                off_time.add((h, p))  # "Putin worked closely with Bush…" after "…in 2000": 2000 still
-            story_time = stated or story_time
+            outside = _outside(asked, texts[p]) if asked else None
+            if outside is None and story_outside:
+                off_time.add((h, p))
+            story_outside = story_outside if outside is None else outside
             if len(texts[p].split()) < 2:  # a lone heading or label is no answer
                 continue
             bonus = adjust.get(int(hit.sentence_rows[p]), 0.0) if adjust else 0.0
             value = float(cos) + params.overlap_weight * ov + params.phrase_weight * float(pair)
             if count and not states_count(texts[p]):
                 value -= params.count_penalty
-            if stated and not _overlaps(asked, stated):
+            if outside:
                 value -= params.year_weight
                 off_time.add((h, p))
-            elif _overlaps(closed, [span for span in stated if span[1] != _OPEN_END]):
+            elif outside is False and _overlaps(closed, [span for span in stated_years(texts[p])
+                                                         if span[1] != _OPEN_END]):
                 # A year, decade or range in one asked about; "since 1991" is no answer to "in the
-                # late 1990s", nor is every later year one to "after 2000". The same year as
-                # written is already a shared word: only one the words miss ("1991–99" for 1995) gains.
+                # late 1990s", nor is every later year one to "after 2000".
                 in_time.add((h, p))
-                if not any(year in texts[p] for year in as_written):
-                    value += params.year_weight
+                value += params.year_weight if spanned else 0.0
             scored.append((value + params.passage_weight * hit.score + bonus, h, p))
     if not scored:
         return Answer(question, NOT_FOUND, False, citations, score=score)

@@ -291,7 +291,8 @@ def _sources_command(command: str, answer) -> str:
 
 
 def render_answer(answer, color: bool = False, full_sources: bool = False) -> str:
-    """Human-readable answer: the text, the question as understood, then the numbered sources.
+    """Human-readable answer: the question as understood, the text, its notes (``Note: …``: a
+    cut question, a name no document mentions), then the numbered sources.
 
     Cited sources are shown in full with the quoted sentences marked; the others as excerpts
     unless ``full_sources``.

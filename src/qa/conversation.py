@@ -385,23 +385,30 @@ _NAME_SUFFIXES = frozenset({"jr", "jr.", "sr", "sr."})
 _REGNAL = re.compile(r"[IVX]+")
 
 
-def surname(person: str) -> str:
-    """The name a document goes on to call a person by: "Boris Yeltsin" → "Yeltsin", "Martin
-    Luther King Jr." → "King", "Henry VIII" → "Henry"."""
-    words = person.split()
-    while len(words) > 1 and (words[-1].lower().strip(",") in _NAME_SUFFIXES or _REGNAL.fullmatch(words[-1])):
+def surname(person: str, rarity: Callable[[list[str]], list[float]] | None = None) -> str:
+    """The name a document goes on to call a person by: the word of the name the documents use
+    most (lowest IDF; on a tie the last: "Boris Yeltsin" → "Yeltsin", "Xi Jinping" → "Xi" where
+    the documents say "Xi"), suffixes, regnal numbers and initials aside ("Martin Luther King
+    Jr." → "King", "Henry VIII" → "Henry")."""
+    words = [w.strip(",") for w in person.split()]
+    while len(words) > 1 and (words[-1].lower() in _NAME_SUFFIXES or _REGNAL.fullmatch(words[-1])):
         words.pop()
-    return words[-1].strip(",")
+    words = [w for w in words if len(w.rstrip(".")) > 1] or words
+    if rarity is None or len(words) == 1:
+        return words[-1]
+    known = [(idf, -i) for i, idf in enumerate(rarity(words)) if idf > 0]
+    return words[-min(known)[1]] if known else words[-1]
 
 
-def resolve(question: str, person: str | None) -> str:
-    """The question with its first person pronoun ("he", "his", "her"…) replaced by ``person``."""
+def resolve(question: str, person: str | None, rarity: Callable[[list[str]], list[float]] | None = None) -> str:
+    """The question with its first person pronoun ("he", "his", "her"…) replaced by ``person``,
+    by the surname (:func:`surname`; ``rarity``: corpus IDF of words, see :func:`rarity_of`)."""
     if person is None or not _PERSON.search(question):
         return question
     # By the surname, as documents name a person after the first mention: "What did Boris
     # Yeltsin oppose?" would favour the one sentence with his full name over "…was strongly
     # opposed by Yeltsin".
-    person = surname(person)
+    person = surname(person, rarity)
     possessive = person + ("'" if person.endswith("s") else "'s")
     forms = {"he": person, "she": person, "him": person, "her": person, "his": possessive,
              "hers": possessive, "himself": person, "herself": person}
@@ -632,7 +639,7 @@ def plan(
         return QueryPlan([(question, 1.0)], None, question)
 
     person = _about(last)
-    resolved = resolve_one(resolve(question, person), last.understood_as)
+    resolved = resolve_one(resolve(question, person, rarity), last.understood_as)
     # A new subject without a pronoun pointing back ("What about Putin?") keeps the frame of the
     # last question but not the names of its answer, which belong to the old subject.
     new_subject = not _REFERENCE.search(question) and bool(_new_names(question, recent))

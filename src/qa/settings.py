@@ -105,8 +105,9 @@ class Settings:
     #: taken off the others' score) and is declined when the answer would state none.
     answer_count_penalty: float = 0.2
     #: A question about a time ("in 1995", "in the 1990s", "after 2012") prefers sentences stating
-    #: a year in it ("Boris Yeltsin (1991–99)") by this much, and demotes those whose years (or
-    #: their passage's last-stated ones) fall outside it by as much, keeping them out of the answer.
+    #: a span that includes it ("Boris Yeltsin (1991–99)") by this much, demotes those stating only
+    #: other times by as much; those and the sentences after them in their passage (which carry
+    #: its last-stated time) do not join an answer led by one in time; all of them alone decline.
     answer_year_weight: float = 0.2
     #: Questions longer than this many characters are truncated with a warning.
     max_question_chars: int = 2000
