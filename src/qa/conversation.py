@@ -7,9 +7,9 @@ earlier turns of its conversation:
    words would pull the next question toward the closest misses.
 1. **Rewrite what can be rewritten safely**: "he"/"his" becomes the person the conversation is
    about (the answer of a "who" question — unless it asked about a named subject, "Who did Putin
-   work with?" — else the person the last question named, carried from turn to turn); "the
-   American one" takes the noun of the last question. The user sees the
-   result ("Understood as: What did Boris Yeltsin oppose in 1999?").
+   work with?" — else the person the last question named, carried from turn to turn), by the
+   name the documents go on to use (:func:`surname`); "the American one" takes the noun of the
+   last question. The user sees the result ("Understood as: What did Yeltsin oppose in 1999?").
 2. **Expand**: a second query adds the last turn's context — the names and rarest words of the
    last answer's *top cited sentence* (not of the whole answer, so a weaker second sentence does
    not steer), then the words of the last question; a lighter third query adds older questions.
