@@ -103,6 +103,8 @@ def test_a_sentence_that_spells_out_an_acronym_holds_it():
         ("Yeltsin opposed the intervention.", False),
         ("Twenty-five people died.", True),  # hyphenated number words
         ("It cost $1500.", True),  # a sum, not a year
+        ("About 1500 soldiers died.", True),  # a year-like number before a plural noun counts
+        ("In 1999 schools were closed.", False),  # unless "in" makes it a time
     ],
 )
 def test_a_count_is_a_number_that_is_not_a_year(sentence, states):

@@ -323,7 +323,11 @@ def _spelled_out(acronym: str, passages: list[str]) -> bool:
 _COUNT_QUESTION = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
 # A year, a decade or an ordinal is no answer to "how many" ("the 1999 NATO intervention").
 # A sum ("$1500") is a quantity even when it looks like a year.
-_NOT_A_COUNT = re.compile(r"(?<![$€£¥\d.,])\b(?:1\d{3}|20\d{2})(?:['’]?s)?\b|\b\d+(?:st|nd|rd|th)\b", re.IGNORECASE)
+# …but a year-like number before a plural noun counts ("1500 soldiers", "2000 people"), unless
+# "in" says it is a time ("in 1999 schools closed").
+_NOT_A_COUNT = re.compile(r"(?<![$€£¥\d.,])\b(?:1\d{3}|20\d{2})(?:['’]?s)?\b"
+                          r"(?:(?<=\bin\s\d{4})|(?<=\bin\s\d{4}s)|(?!\s+(?-i:people|men|women|children|[a-z]+s)\b))"
+                          r"|\b\d+(?:st|nd|rd|th)\b", re.IGNORECASE)
 _LETTERS = re.compile(r"[A-Za-z]+")
 _COUNT_WORDS = frozenset(
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
