@@ -116,6 +116,12 @@ DIALOGUES = {
         ("What did the two countries cooperate on after 2000?", "counterterrorism and arms control"),
         ("On what else?", "the conflict in Bosnia and Herzegovina"),
     ],
+    "follow-ups about what the article never says": [
+        ("Who was Russia's president in the 1990s?", "Boris Yeltsin"),
+        ("What was his favourite food?", None),  # the person is known, the topic is not
+        ("What did he oppose in 1999?", "1999 NATO intervention in Kosovo"),
+        ("What about the economy?", None),
+    ],
     "after a declined question": [
         ("What is the capital of France?", None),
         ("Who led Russia after the dissolution of the Soviet Union?", "Boris Yeltsin"),

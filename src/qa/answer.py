@@ -160,7 +160,7 @@ _CAPITALISED_RUN = re.compile(r"(?:[A-Z][\w'’-]*(?:\s+(?:of|the|and|for|on)\s+
 #: "What does it stand for?"): a document need not use them to answer it.
 _GENERIC = ("happen happened happens happening occur occurred mean means meaning call called name named known "
             "describe described explain refer refers kind type example purpose reason role significance stand "
-            "stands main like")
+            "stands main like else exactly tell please")
 
 
 @lru_cache(maxsize=1)
@@ -273,6 +273,17 @@ def absent_names(index: LoadedIndex, hits: list[Hit], question: str) -> list[str
         if len(absent) >= _MAX_UNKNOWN:  # a long question of made-up names stays cheap
             break
     return absent
+
+
+def _all_unknown(index: LoadedIndex, question: str, texts_of: list[list[str]]) -> bool:
+    """Whether every topic word of the question as asked (its frame aside) is one no document
+    uses, nor a misspelling of one: "What was his favourite food?", "What about the economy?"."""
+    topic = _content_words(question) - _generic_words()
+    vocab = index.keyword.vocab
+    if not topic or any(t in vocab for t in topic):
+        return False
+    words, _ = unknown_words(index, question, topic, [t for texts in texts_of for t in texts])
+    return words == topic
 
 
 def _unknown_bar(index: LoadedIndex, question: str, content: set[str], texts_of: list[list[str]],
@@ -489,6 +500,10 @@ def compose(
         # Only a question the threshold alone would answer needs the (costlier) word check.
         bar = max(bar, _unknown_bar(index, query_text, content, texts_of, params))
     if score < bar and not covered:
+        return Answer(question, NOT_FOUND, False, citations, score=score)
+    if not covered and _all_unknown(index, question, texts_of):
+        # "When was she born?" after "Who is the US ambassador?": the earlier turn supplies the
+        # person, but nothing the question asks about is a word of the documents.
         return Answer(question, NOT_FOUND, False, citations, score=score)
 
     # "How many people died …?" is not answered by a sentence without a number in it.
