@@ -254,6 +254,7 @@ def absent_names(index: LoadedIndex, hits: list[Hit], question: str) -> list[str
     skip = _generic_words() | _QUESTION_WORDS
     absent: list[str] = []
     passages: list[str] | None = None
+    looked_up = 0  # unknown words compared with the vocabulary: a long question stays cheap
     for m in _NAME_WORD.finditer(question):
         word = m.group()
         # A name is capitalised where a sentence does not begin ("Thanks. Now tell me …").
@@ -262,7 +263,12 @@ def absent_names(index: LoadedIndex, hits: list[Hit], question: str) -> list[str
         if word.lower().rstrip(".") in _TITLES or word in absent:
             continue
         stems = [t for t in query_tokens(word, "nltk") if t not in skip]
-        if not stems or any(t in vocab or _misspelt(t, index) for t in stems):
+        if not stems or any(t in vocab for t in stems):
+            continue
+        looked_up += 1
+        if looked_up > _MAX_UNKNOWN:
+            break
+        if any(_misspelt(t, index) for t in stems):
             continue
         if word.isupper() and 2 <= len(word) <= 6:
             if passages is None:
@@ -270,8 +276,6 @@ def absent_names(index: LoadedIndex, hits: list[Hit], question: str) -> list[str
             if _spelled_out(word, passages):
                 continue
         absent.append(word)
-        if len(absent) >= _MAX_UNKNOWN:  # a long question of made-up names stays cheap
-            break
     return absent
 
 
