@@ -165,13 +165,17 @@ def test_the_years_a_question_asks_about(question, spans):
     ("the 2012-13 season", [(2012, 2013)]),
 ])
 def test_the_years_a_sentence_states(sentence, spans):
-    from qa.answer import stated_years
+    from qa.answer import _spans
 
-    assert stated_years(sentence) == spans
+    assert [(a, b) for a, b, _ in _spans(sentence, question=False)] == spans
 
 
 def test_a_single_year_may_start_what_a_sentence_describes():
-    from qa.answer import _outside
+    from qa.answer import _outside as outside_spans
+    from qa.answer import _spans
+
+    def _outside(asked, sentence):
+        return outside_spans(asked, _spans(sentence, question=False))
 
     became = "After Vladimir Putin became President of Russia in 2000, he sought better relations."
     assert _outside([(2005, 2005)], became) is False  # still president in 2005

@@ -204,9 +204,14 @@ def _capitalised(question: str) -> list[str]:
     return [w for i, w in enumerate(_NAME_WORD.findall(question)) if i > 0 and w[0].isupper()]
 
 
+def _is_acronym(word: str) -> bool:
+    """Whether a name is written as an acronym ("UN", "NATO"): in capitals, 2-6 letters."""
+    return word.isupper() and 2 <= len(word) <= 6
+
+
 def _acronyms(question: str) -> list[str]:
-    """The question's acronyms as written ("UN", "NATO"): its names in capitals, 2-6 letters."""
-    return [w for w in _capitalised(question) if w.isupper() and 2 <= len(w) <= 6]
+    """The question's acronyms as written (:func:`_is_acronym`)."""
+    return [w for w in _capitalised(question) if _is_acronym(w)]
 
 
 def _name_stems(question: str) -> set[str]:
@@ -270,7 +275,7 @@ def absent_names(index: LoadedIndex, hits: list[Hit], question: str) -> list[str
             break
         if any(_misspelt(t, index) for t in stems):
             continue
-        if word.isupper() and 2 <= len(word) <= 6:
+        if _is_acronym(word):
             if passages is None:
                 passages = [index.sentence_text(int(r)) for hit in hits for r in hit.sentence_rows]
             if _spelled_out(word, passages):
@@ -375,7 +380,9 @@ _OPEN_END = 9999
 
 
 def _spans(text: str, question: bool) -> list[tuple[int, int, bool]]:
-    """(first year, last year, whether a single year) of each time a text names."""
+    """(first year, last year, whether a single year) of each time a text names: in a sentence a
+    year, a decade ("1990s"), a century ("1800s"), a range ("1991–99", "from 2000 to 2008") or
+    an open one ("since 2014", "2008–present"); in a question also a bound ("after 2012")."""
     spans = []
     for m in _SPAN.finditer(text):
         start = end = int(m["year"])
@@ -412,23 +419,17 @@ def asked_years(question: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b, _ in _spans(question, question=True)]
 
 
-def stated_years(sentence: str) -> list[tuple[int, int]]:
-    """The time spans a sentence states: a year, a decade ("1990s"), a century ("1800s"), a range
-    ("1991–99", "from 2000 to 2008") or an open one ("since 2014", "2008–present")."""
-    return [(a, b) for a, b, _ in _spans(sentence, question=False)]
-
-
 def _overlaps(asked: list[tuple[int, int]], stated: list[tuple[int, int]]) -> bool:
     return any(a <= d and c <= b for a, b in asked for c, d in stated)
 
 
-def _outside(asked: list[tuple[int, int]], sentence: str) -> bool | None:
-    """Whether a sentence is about another time than the question (None: it names no year).
+def _outside(asked: list[tuple[int, int]], spans: list[tuple[int, int, bool]]) -> bool | None:
+    """Whether a sentence naming these times (:func:`_spans`) is about another time than the
+    question (None: it names no year).
 
     A single year may start what the sentence describes ("became President … in 2000" is still
     true in 2005), so it rules out only earlier questions, unless a range of the same sentence
     holds it; a range, a decade or a century rules out any time outside it."""
-    spans = _spans(sentence, question=False)
     if not spans:
         return None
     ranges = [(a, b) for a, b, single in spans if not single]
@@ -530,7 +531,8 @@ def compose(
         pairs = hit.sentence_pairs if hit.sentence_pairs is not None else [0.0] * len(texts)
         story_outside: bool | None = None  # whether the passage's last-named time is outside
         for p, (cos, ov, pair) in enumerate(zip(hit.sentence_scores, overlaps, pairs, strict=True)):
-            outside = _outside(asked, texts[p]) if asked else None
+            spans = _spans(texts[p], question=False) if asked else []
+            outside = _outside(asked, spans)  # None without a question's or a sentence's year
             if outside is None and story_outside:
                 off_time.add((h, p))
             story_outside = story_outside if outside is None else outside
@@ -543,8 +545,7 @@ def compose(
             if outside:
                 value -= params.year_weight
                 off_time.add((h, p))
-            elif outside is False and _overlaps(closed, [span for span in stated_years(texts[p])
-                                                         if span[1] != _OPEN_END]):
+            elif outside is False and _overlaps(closed, [(a, b) for a, b, _ in spans if b != _OPEN_END]):
                 # A year, decade or range in one asked about; "since 1991" is no answer to "in the
                 # late 1990s", nor is every later year one to "after 2000".
                 in_time.add((h, p))
