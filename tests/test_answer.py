@@ -113,6 +113,14 @@ def test_a_count_is_a_number_that_is_not_a_year(sentence, states):
     assert states_count(sentence) is states
 
 
+def test_an_amount_is_no_vague_count():
+    from qa.answer import asks_amount, states_count
+
+    assert asks_amount("How much did it cost?") and not asks_amount("How many banks?")
+    assert states_count("Several banks were sanctioned.") and not states_count("Several banks were sanctioned.", amount=True)
+    assert states_count("It cost two billion dollars.", amount=True) and states_count("It cost $5.", amount=True)
+
+
 def test_how_many_and_how_much_ask_for_a_count():
     from qa.answer import asks_count
 
@@ -142,6 +150,11 @@ def test_a_title_or_a_field_is_a_fragment(text, fragment):
     ("What happened in the 1800s?", [(1800, 1899)]),
     ("Which title did they win prior to 2000?", [(0, 1999)]),
     ("What happened since the 2010s?", [(2010, 9999)]),
+    ("Who led Russia in the late 1990s?", [(1996, 1999)]),
+    ("What happened in the early 1990s?", [(1990, 1993)]),
+    ("Who was president in the mid-1990s?", [(1993, 1996)]),
+    ("What happened in the late 1800s?", [(1866, 1899)]),
+    ("What happened in late 1995?", [(1995, 1995)]),  # a part of a year is the year
     ("How much did the 1,500 tanks cost?", []),  # a number, not a year
     ("Who won?", []),
 ])

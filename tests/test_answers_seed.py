@@ -40,6 +40,10 @@ QUESTIONS = [
     ("What happened in Bosnia?", "the conflict in Bosnia and Herzegovina"),
     # "How many" is answered by a sentence that states a quantity ("several").
     ("How many state-owned banks did the sanctions include?", "including several state-owned banks"),
+    # A decade, or a part of one, in a sentence stating a time within it ("1991–99").
+    ("Who was president in the 1990s?", "Boris Yeltsin (1991–99)"),
+    ("Who was president in the mid-1990s?", "Boris Yeltsin (1991–99)"),
+    ("What happened in the early 1990s?", "Boris Yeltsin (1991–99)"),
 ]
 
 OUT_OF_SCOPE = [
@@ -58,6 +62,10 @@ OUT_OF_SCOPE = [
     # Every word is the article's, but no sentence states a number of dead ("1999" is a year).
     "How many people died in the NATO intervention in Kosovo?",
     "How many soldiers did Russia send to Syria?",
+    # "several banks" is a count, not an amount.
+    "How much did the sanctions cost Russia?",
+    # "born" is not "Boris" misspelt (their stems, "born" and "bori", are one edit apart).
+    "When was Boris Yeltsin born?",
     # Its words are the article's, but every sentence that would answer is about another time.
     "What did Putin do in 1995?",
     "What did Russia do in Georgia in 2008?",  # "Georgia" is not "George" misspelt
@@ -177,6 +185,9 @@ def test_an_answer_names_the_names_the_documents_never_mention(seed_engine):
     assert "Note: the documents never mention “Obama”" in render_answer(answer).splitlines()
     both = seed_engine.ask("What did Medvedev and Obama agree on?")
     assert both.warnings == ["the documents never mention “Medvedev” or “Obama”"]
+    # A name of several words is named whole, though "War" alone is the article's.
+    assert seed_engine.ask("What happened after the Cold War?").warnings == ["the documents never mention “Cold War”"]
+    assert seed_engine.ask("Tell me about Barack Obama").warnings == ["the documents never mention “Barack Obama”"]
     # Names the article uses, misspelt ones and acronyms its passages spell out are not absent.
     for question in ("What did Yeltsin oppose?", "What did Yeltsn think of NATO?",
                      "How did the US vote at the UN?"):

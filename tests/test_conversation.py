@@ -122,6 +122,17 @@ DIALOGUES = {
         ("What did he oppose in 1999?", "1999 NATO intervention in Kosovo"),
         ("What about the economy?", None),
     ],
+    "a person the documents say nothing more about": [
+        ("Who is the US ambassador to Russia?", "Lynne M. Tracy"),
+        ("When was she born?", None),  # "born" is no misspelling of "Boris"
+        ("Where is her embassy?", "Moscow"),
+    ],
+    "on what, with whom": [
+        ("Did Putin cooperate with the United States?", "improve relations with the United States"),
+        ("On what?", "war in Afghanistan"),
+        # "American" qualifies the president asked about; it is no new subject.
+        ("With which American president?", "George W. Bush"),
+    ],
     "after a declined question": [
         ("What is the capital of France?", None),
         ("Who led Russia after the dissolution of the Soviet Union?", "Boris Yeltsin"),
@@ -395,6 +406,14 @@ def test_a_new_subject_keeps_the_frame_but_not_the_old_names():
     expansion = p.queries[1][0]
     assert "cooperate" in expansion and "Putin" not in expansion and "Bush" not in expansion
     assert p.person is None
+
+
+def test_the_frame_of_the_last_question_is_no_context():
+    conversation = _after("What happened under Biden?", "Relations further deteriorated during the presidency of Joe Biden.")
+    p = plan("And the economy?", conversation)
+    assert p.follow_up and len(p.queries) > 1
+    assert "Biden" in p.queries[1][0]  # what the last turn was about
+    assert all("happened" not in text for text, _ in p.queries)  # not how it was asked
 
 
 def test_a_question_sharing_nothing_with_the_history_is_a_topic_switch():

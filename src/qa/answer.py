@@ -179,22 +179,33 @@ def _covered(content: set[str], tokens_of: list[list[set[str]]], question: str =
     """Whether one sentence holds every content word of the question, beyond its frame: two or
     more words, or a lone year or number ("What happened in 2022?") or name ("What happened in
     Bosnia?"). An acronym of the question is in a sentence that spells it out ("UN": "United
-    Nations"), when ``texts_of`` gives the sentences' texts."""
+    Nations"), and a year or decade in one that states a time within it ("the 1990s": "Boris
+    Yeltsin (1991–99)"), when ``texts_of`` gives the sentences' texts."""
     topic = content - _generic_words()
     if len(topic) == 1:
         (word,) = topic
-        if not ((word.isdigit() and len(word) >= 3) or word in _name_stems(question)):
+        if not (_YEAR_TOKEN.fullmatch(word) or (word.isdigit() and len(word) >= 3) or word in _name_stems(question)):
             return False
     elif len(topic) < 2:
         return False
     acronyms = {t: w for w in _acronyms(question) for t in tokenize([w])[0]}
+    times = {t for t in topic if _YEAR_TOKEN.fullmatch(t)}
+    if times and _PART_OF_DECADE.search(question):  # "early" in "the early 1990s" is part of the time
+        times |= {t for toks in tokenize(_PARTS.keys()) for t in toks} & topic
+    asked = [(a, b) for a, b in asked_years(question) if a > 0 and b < _OPEN_END] if times else []
     for h, tokens in enumerate(tokens_of):
         for p, toks in enumerate(tokens):
             missing = topic - toks
             if not missing:
                 return True
-            if texts_of is not None and missing <= acronyms.keys() and all(
-                    _spelled_out(acronyms[t], [texts_of[h][p]]) for t in missing):
+            if texts_of is None:
+                continue
+            text = texts_of[h][p]
+            # Closed spans only: "since 2014" is no answer to "in 2019", nor "in 2000" to "in 2005".
+            if asked and missing & times and _overlaps(
+                    asked, [(a, b) for a, b, _ in _spans(text, question=False) if b != _OPEN_END]):
+                missing = missing - times
+            if missing <= acronyms.keys() and all(_spelled_out(acronyms[t], [text]) for t in missing):
                 return True
     return False
 
@@ -230,7 +241,9 @@ def unknown_words(index: LoadedIndex, question: str, content: set[str], passages
     """
     vocab = index.keyword.vocab
     unknown = sorted({t for t in content if t not in vocab} - _generic_words())[:_MAX_UNKNOWN]
-    unknown = {t for t in unknown if t.strip("_") and not _misspelt(t, index)}  # "____": a blank to fill
+    written = _written_words(question)
+    # "____": a blank to fill
+    unknown = {t for t in unknown if t.strip("_") and not _misspelt(written.get(t, t), index)}
     if not unknown:
         return set(), set()
     acronyms = {w for w in _acronyms(question) if _spelled_out(w, passages)}
@@ -257,7 +270,8 @@ def absent_names(index: LoadedIndex, hits: list[Hit], question: str) -> list[str
         return []
     vocab = index.keyword.vocab
     skip = _generic_words() | _QUESTION_WORDS
-    absent: list[str] = []
+    # Capitalised words, in order: (start, end, whether no document uses it).
+    names: list[tuple[int, int, bool]] = []
     passages: list[str] | None = None
     looked_up = 0  # unknown words compared with the vocabulary: a long question stays cheap
     for m in _NAME_WORD.finditer(question):
@@ -265,23 +279,32 @@ def absent_names(index: LoadedIndex, hits: list[Hit], question: str) -> list[str
         # A name is capitalised where a sentence does not begin ("Thanks. Now tell me …").
         if not word[0].isupper() or not question[: m.start()].strip() or _SENTENCE_START.search(question[: m.start()]):
             continue
-        if word.lower().rstrip(".") in _TITLES or word in absent:
+        if word.lower().rstrip(".") in _TITLES:
             continue
+        names.append((m.start(), m.end(), False))
         stems = [t for t in query_tokens(word, "nltk") if t not in skip]
         if not stems or any(t in vocab for t in stems):
             continue
         looked_up += 1
         if looked_up > _MAX_UNKNOWN:
             break
-        if any(_misspelt(t, index) for t in stems):
+        if any(_misspelt(w, index) for t, w in _written_words(word).items() if t not in skip):
             continue
         if _is_acronym(word):
             if passages is None:
                 passages = [index.sentence_text(int(r)) for hit in hits for r in hit.sentence_rows]
             if _spelled_out(word, passages):
                 continue
-        absent.append(word)
-    return absent
+        names[-1] = (m.start(), m.end(), True)
+    # A name of several words is reported whole: "Cold War", though "War" alone is known.
+    runs: list[list[tuple[int, int, bool]]] = []
+    for name in names:
+        if runs and not question[runs[-1][-1][1] : name[0]].strip():
+            runs[-1].append(name)
+        else:
+            runs.append([name])
+    absent = [question[run[0][0] : run[-1][1]] for run in runs if any(unknown for _, _, unknown in run)]
+    return list(dict.fromkeys(absent))
 
 
 def _all_unknown(index: LoadedIndex, question: str, texts_of: list[list[str]]) -> bool:
@@ -315,19 +338,40 @@ def unknown_bar(index: LoadedIndex, question: str, hits: list[Hit], params: Answ
 _MAX_UNKNOWN = 8
 
 
-def _misspelt(token: str, index: LoadedIndex) -> bool:
-    """Whether a word the documents never use is one they do use, misspelt: one edit away (two
-    from seven letters on), "Hollwood", "Maastrich", "Celeron" for "Céloron". Words under four
-    letters are too short to tell, and numbers are never misspelt ("2025" is not "2024"). Computed
-    for questions the threshold alone would answer that hold an unknown word, and for the few
-    names of a question no document uses (:func:`absent_names`). More
-    lenient than the retrieval's replacement (:meth:`qa.keyword.KeywordIndex.known_tokens`):
+def _misspelt(word: str, index: LoadedIndex) -> bool:
+    """Whether a word (as written, lower-cased) that the documents never use is one they do use,
+    misspelt: one edit away (two from seven letters on), "Hollwood", "Maastrich", "Celeron" for
+    "Céloron". Words under four letters are too short to tell, and numbers are never misspelt
+    ("2025" is not "2024"). Computed for questions the threshold alone would answer that hold an
+    unknown word, and for the few names of a question no document uses (:func:`absent_names`).
+    More lenient than the retrieval's replacement (:meth:`qa.keyword.KeywordIndex.known_tokens`):
     forgiving a word only keeps the bar where it is, replacing it changes what is searched.
-    A known word plus two letters or more is another word ("Georgia" is not "George")."""
-    if len(token) < 4 or any(ch.isdigit() for ch in token):
+    A known word plus two letters or more is another word ("Georgia" is not "George"), and the
+    distance is that of the words as written: the stems of "born" and "Boris" ("bori") are one
+    edit apart, the words two; two letters swapped are one edit ("exlposion"). An ending the documents' word lacks does not count ("boycotting"
+    for "boycott": the stems "boycot" and "boycott" are one edit apart, the words three)."""
+    from rapidfuzz.distance import OSA
+
+    token = next(iter(tokenize([word], frozenset())[0]), "")
+    if len(word) < 4 or not token or any(ch.isdigit() for ch in word):
         return False
-    word = index.keyword.closest(token, 2 if len(token) >= 7 else 1)
-    return word is not None and not (len(token) - len(word) >= 2 and token.startswith(word))
+    reach = 2 if len(word) >= 7 else 1
+    match = index.keyword.closest(token, 2 if len(token) >= 7 else 1, transpositions=True)
+    if match is None or (len(token) - len(match) >= 2 and token.startswith(match)):
+        return False
+    forms = index.keyword.written_forms(match, index.chunk_text)
+    return not forms or any(
+        OSA.distance(word, form) <= reach
+        # The ending aside, within the reach of the shorter word ("spurred" is not "sur").
+        or OSA.distance(word[: len(form)], form) <= (2 if len(form) >= 7 else 1)
+        for form in forms
+    )
+
+
+def _written_words(question: str) -> dict[str, str]:
+    """Stem -> the question's word as written (lower-cased), for the words of a question."""
+    words = re.findall(r"(?u)\b\w\w+\b", question.lower())
+    return {toks[0]: w for w, toks in zip(words, tokenize(words, frozenset()), strict=True) if toks}
 
 
 def _spelled_out(acronym: str, passages: list[str]) -> bool:
@@ -355,6 +399,10 @@ _COUNT_WORDS = frozenset(
     "thousand thousands million millions billion billions trillion trillions dozen dozens half quarter "
     "twice once single double none several few many numerous".split()
 )
+#: Number words that count things but measure nothing: "several banks" answers "how many
+#: banks?", not "How much did the sanctions cost?".
+_VAGUE_COUNT_WORDS = frozenset("several few many numerous".split())
+_AMOUNT_QUESTION = re.compile(r"\bhow\s+much\b", re.IGNORECASE)
 
 
 _SENTENCE_END = re.compile(r"[.!?:;…][\"'’”)\]]*\s*$")
@@ -371,12 +419,18 @@ def _is_fragment(text: str) -> bool:
 _YEAR = r"(?<![$€£¥\d.,/-])(?<![$€£¥]\s)\b(1\d{3}|20\d{2})(?![\d/])"
 _SPAN = re.compile(
     r"\b(?:(?P<bound>before|until|till|prior\s+to|up\s+to|by|after|since|from|between)\s+(?:the\s+)?)?"
+    + r"(?:(?P<part>early|mid|late)\s+)?"
     + _YEAR.replace("(1", "(?P<year>1", 1) + r"(?P<decade>['’]?s)?"
     + r"(?:\s*(?:[–—]|-(?!\d{2}-)|\bto\b|\band\b|\bthrough\b|\buntil\b)\s*(?:the\s+)?"
     + r"(?P<until>1\d{3}|20\d{2}|\d{2}(?![\d/-])|present\b|now\b|today\b))?",
     re.IGNORECASE,
 )
 _OPEN_END = 9999
+_YEAR_TOKEN = re.compile(r"(?:1\d|20)\d{2}s?")  # a year or a decade as tokenised: "1995", "1990s"
+_PART_OF_DECADE = re.compile(r"\b(?:early|mid|late)[\s-]+\d{3}0['’]?s\b", re.IGNORECASE)
+_PART_HYPHEN = re.compile(r"\b(early|mid|late)-(?=\d)", re.IGNORECASE)  # "mid-1990s"
+#: Years of a decade (of a century) that "early", "mid" and "late" name.
+_PARTS = {"early": (0, 3, 0, 33), "mid": (3, 6, 33, 66), "late": (6, 9, 66, 99)}
 
 
 def _spans(text: str, question: bool) -> list[tuple[int, int, bool]]:
@@ -384,12 +438,16 @@ def _spans(text: str, question: bool) -> list[tuple[int, int, bool]]:
     year, a decade ("1990s"), a century ("1800s"), a range ("1991–99", "from 2000 to 2008") or
     an open one ("since 2014", "2008–present"); in a question also a bound ("after 2012")."""
     spans = []
-    for m in _SPAN.finditer(text):
+    for m in _SPAN.finditer(_PART_HYPHEN.sub(r"\1 ", text)):
         start = end = int(m["year"])
         decade, until, bound = m["decade"], m["until"], " ".join((m["bound"] or "").lower().split())
         if decade and start % 10 == 0:
             # "the 1800s" is the century; "the 2000s" and "the 1990s" are decades.
-            end = start + (99 if start % 100 == 0 and start < 2000 else 9)
+            century = start % 100 == 0 and start < 2000
+            end = start + (99 if century else 9)
+            if m["part"]:  # "the late 1990s": 1996–1999
+                first, last = _PARTS[m["part"].lower()][2:] if century else _PARTS[m["part"].lower()][:2]
+                start, end = start + first, start + last
         if until:
             if until.isalpha():
                 end = _OPEN_END
@@ -443,12 +501,19 @@ def asks_count(question: str) -> bool:
     return _COUNT_QUESTION.search(question) is not None
 
 
-def states_count(sentence: str) -> bool:
+def asks_amount(question: str) -> bool:
+    """Whether the question asks for an amount ("How much …?"), which "several" does not give."""
+    return _AMOUNT_QUESTION.search(question) is not None
+
+
+def states_count(sentence: str, amount: bool = False) -> bool:
     """Whether a sentence states a quantity: a number that is not a year or an ordinal, or a
-    number word ("four", "fifty thousand", "several")."""
+    number word ("four", "fifty thousand", "several"); with ``amount``, not a vague one
+    ("several", "many": no answer to "how much")."""
     rest = _NOT_A_COUNT.sub(" ", sentence)
+    words = _COUNT_WORDS - _VAGUE_COUNT_WORDS if amount else _COUNT_WORDS
     # Words split at hyphens: "twenty-five" is "twenty" and "five".
-    return any(ch.isdigit() for ch in rest) or any(w.lower() in _COUNT_WORDS for w in _LETTERS.findall(rest))
+    return any(ch.isdigit() for ch in rest) or any(w.lower() in words for w in _LETTERS.findall(rest))
 
 
 def compose(
@@ -513,6 +578,7 @@ def compose(
 
     # "How many people died …?" is not answered by a sentence without a number in it.
     count = asks_count(question) or asks_count(query_text)
+    amount = asks_amount(question) or asks_amount(query_text)
     # "Who was president in 1995?": "Boris Yeltsin (1991–99)" is in it, "Putin … in 2000" is not;
     # the words alone cannot tell (the literal year is in neither).
     asked = asked_years(question) if params.year_weight else []
@@ -540,7 +606,7 @@ def compose(
                 continue
             bonus = adjust.get(int(hit.sentence_rows[p]), 0.0) if adjust else 0.0
             value = float(cos) + params.overlap_weight * ov + params.phrase_weight * float(pair)
-            if count and not states_count(texts[p]):
+            if count and not states_count(texts[p], amount):
                 value -= params.count_penalty
             if outside:
                 value -= params.year_weight
@@ -573,7 +639,7 @@ def compose(
             chosen.append(item)
             seen_rows.add(row)
 
-    if count and not any(states_count(texts_of[h][p]) for _, h, p in chosen):
+    if count and not any(states_count(texts_of[h][p], amount) for _, h, p in chosen):
         return Answer(question, NOT_FOUND, False, citations, score=score)
     # "What did Russia do in Georgia in 2008?" quoted from 1991 and 1803: about another time.
     if closed and not covered and all(c[1:] in off_time for c in chosen):

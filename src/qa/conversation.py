@@ -87,7 +87,7 @@ _STOP = frozenset(
     "all more most other such only own same too very just if else once here both each few much many "
     "again further while because until against between through up down out off above below s t don "
     "tell know give show explain please want need like get got one ones thing things way ok okay well "
-    "thanks thank hi hello".split()
+    "thanks thank hi hello happen happened happens happening occur occurred occurs".split()
 )
 # Words before a name that make it a person's ("president Yeltsin").
 _TITLES = frozenset(
@@ -511,6 +511,17 @@ def _new_names(question: str, history: str) -> list[str]:
     return [n for n in entities(question) if not _stems(n) <= known]
 
 
+# A nationality before a noun ("American president", "Chinese government"): it qualifies what is
+# asked about, it names no new subject. "the American one" is left to :func:`resolve_one`.
+_ATTRIBUTIVE = re.compile(r"\b([A-Z][a-z]+(?:an|ese|ish|ic|i))\s+(?!ones?\b)[a-z]")
+
+
+def _new_subjects(question: str, history: str) -> list[str]:
+    """:func:`_new_names` without nationalities used as adjectives ("With which American president?")."""
+    attributive = set(_ATTRIBUTIVE.findall(question))
+    return [n for n in _new_names(question, history) if n not in attributive]
+
+
 # -- the plan -------------------------------------------------------------------------------------
 
 
@@ -642,7 +653,7 @@ def plan(
     resolved = resolve_one(resolve(question, person, rarity), last.understood_as)
     # A new subject without a pronoun pointing back ("What about Putin?") keeps the frame of the
     # last question but not the names of its answer, which belong to the old subject.
-    new_subject = not _REFERENCE.search(question) and bool(_new_names(question, recent))
+    new_subject = not _REFERENCE.search(question) and bool(_new_subjects(question, recent))
     if new_subject and (substituted := substitute_subject(question, last.understood_as, _said(last))) is not None:
         resolved = substituted  # "What about under Trump?" → the last question, about Trump
     context = _context(last, resolved, "frame" if new_subject else "answer", p, rarity)

@@ -147,10 +147,10 @@ class KeywordIndex:
         """Token → column id of the BM25 matrices."""
         return self._retriever.vocab_dict
 
-    def closest(self, token: str, max_distance: int) -> str | None:
-        """The indexed word nearest to ``token`` within ``max_distance`` edits (Levenshtein), or
-        ``None``. Only words of a length within reach are compared (rapidfuzz; a few ms for a
-        vocabulary of 200,000 words)."""
+    def closest(self, token: str, max_distance: int, transpositions: bool = False) -> str | None:
+        """The indexed word nearest to ``token`` within ``max_distance`` edits (Levenshtein; with
+        ``transpositions``, two swapped neighbours count as one edit), or ``None``. Only words of
+        a length within reach are compared (rapidfuzz; a few ms for a vocabulary of 200,000 words)."""
         from rapidfuzz import distance, process
 
         if self._by_length is None:
@@ -163,11 +163,25 @@ class KeywordIndex:
         best: tuple[str, float] | None = None
         for length in range(len(token) - max_distance, len(token) + max_distance + 1):
             words = self._by_length.get(length)
-            found = words and process.extractOne(token, words, scorer=distance.Levenshtein.distance,
-                                                 score_cutoff=max_distance)
+            scorer = distance.OSA.distance if transpositions else distance.Levenshtein.distance
+            found = words and process.extractOne(token, words, scorer=scorer, score_cutoff=max_distance)
             if found and (best is None or found[1] < best[1]):
                 best = (found[0], found[1])
         return best[0] if best else None
+
+    def written_forms(self, token: str, text_of_row, rows: int = 3) -> set[str]:
+        """How the documents write an indexed word: the lower-cased words of the first ``rows``
+        texts holding ``token`` that stem to it ("boris" for "bori"). ``text_of_row`` gives a
+        row's text. The index keeps stems only; this reads a few texts, for the rare word that
+        needs it."""
+        vocab = self.vocab
+        if token not in vocab:
+            return set()
+        indptr = self._retriever.scores["indptr"]
+        found = self._retriever.scores["indices"][indptr[vocab[token]] : indptr[vocab[token] + 1]][:rows]
+        split, _ = _rules()
+        words = sorted({w for row in found for w in split.findall(text_of_row(int(row)).lower())})
+        return {w for w, stem in zip(words, _stemmer().stemWords(words), strict=True) if stem == token}
 
     def known_tokens(self, query: str, stopwords: str = DEFAULT_QUERY_STOPWORDS) -> tuple[str, ...]:
         """:func:`query_tokens`, with a word the documents never use replaced by the indexed word
