@@ -72,6 +72,60 @@ def test_words_and_names_the_documents_never_use(seed_engine):
     assert unknown("The ____ was opposed by Yeltsin?") == (set(), set())
     # A word the documents use, plus two letters or more, is another word.
     assert unknown("What did Russia do in Georgia?") == ({"georgia"}, {"georgia"})
+    # Misspellings are judged as written: the stems of "born" and "Boris" are one edit apart,
+    # the words two; two swapped letters are one edit ("Yelstin").
+    assert unknown("When was Yeltsin born?") == ({"born"}, set())
+    assert unknown("What did Yelstin oppose?") == (set(), set())
+
+
+def test_a_misspelling_is_judged_on_the_words_as_written(tmp_path, embedder):
+    from .conftest import make_settings
+    from qa.answer import _misspelt
+    from qa.engine import Engine
+
+    docs = tmp_path / "source_docs"
+    docs.mkdir()
+    (docs / "notes.md").write_text("# Farming\n\nBoris led a boycott of the agriculture ministry.\n", "utf-8")
+    engine = Engine(make_settings(tmp_path))
+    engine.build()
+    index = engine.index()
+    assert index.keyword.written_forms("bori", index.chunk_index_text) == {"boris"}
+    assert not _misspelt("born", index)  # stems "born" / "bori": one edit; words: two
+    assert _misspelt("borris", index)
+    # Stems one edit apart whose words differ only by an ending: "boycot" / "boycott".
+    assert _misspelt("boycotting", index) and _misspelt("agricultural", index)
+    assert _misspelt("argriculture", index)  # one letter too many
+    assert _misspelt("agirculture", index)  # two letters swapped: one edit
+    assert not _misspelt("bore", index)  # "bore" / "boris": two edits as written
+
+
+def test_names_the_documents_never_mention_are_named_as_written(seed_engine):
+    from qa.answer import absent_names
+
+    index = seed_engine.index()
+    assert absent_names(index, [], "What happened after the Cold War?") == ["Cold War"]  # "War" is known
+    assert absent_names(index, [], "Tell me about Barack Obama") == ["Barack Obama"]
+    assert absent_names(index, [], "Did Obama, Biden and Medvedev meet?") == ["Obama", "Medvedev"]
+    # Capitalised question words are no part of a name; a hyphenated name is one word.
+    assert absent_names(index, [], "What Did Zorblax Do?") == ["Zorblax"]
+    assert absent_names(index, [], "What is Over-the-Zorblax?") == ["Over-the-Zorblax"]
+    assert absent_names(index, [], "What did Yeltsn oppose?") == []
+
+
+def test_a_time_is_covered_by_a_span_within_it_not_by_a_lifetime():
+    from qa.answer import _content_words, _covered
+    from qa.keyword import tokenize
+
+    def covered(question: str, sentence: str) -> bool:
+        return _covered(_content_words(question), [[set(tokenize([sentence])[0])]], question, [[sentence]])
+
+    term = "Boris Yeltsin (1991–99) was president."
+    assert covered("Who was president in the 1990s?", term)
+    assert covered("Who was president in the mid-1990s?", term)  # overlaps a short span
+    assert covered("Who was president in 1995?", term)
+    assert not covered("Who was president in 2005?", term)
+    assert not covered("Who was president in 1990?", "Richard Nixon (1913–1994) was the 37th president.")
+    assert not covered("Who was president in 2019?", "He has been president since 2014.")  # open
 
 
 def test_a_sentence_that_spells_out_an_acronym_holds_it():

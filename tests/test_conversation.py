@@ -317,6 +317,16 @@ def test_is_follow_up(question, expected):
     assert is_follow_up(question) is expected
 
 
+def test_a_nationality_before_a_noun_is_no_new_subject():
+    from qa.conversation import _new_subjects
+
+    history = "Who is Putin? Putin is president."
+    assert _new_subjects("With which American president?", history) == []
+    assert _new_subjects("What did Reagan do?", history) == ["Reagan"]  # a name, though it ends in "-an"
+    assert _new_subjects("How did Iran respond?", history) == ["Iran"]
+    assert _new_subjects("And the American one?", history) == ["American"]  # resolve_one's case
+
+
 def test_names_are_whole_and_sentence_starts_are_not_names():
     names = entities(YELTSIN + " Putin worked closely with United States president George W. Bush.")
     assert "Boris Yeltsin" in names and "George W. Bush" in names and "Soviet Union" in names

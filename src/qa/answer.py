@@ -189,9 +189,10 @@ def _covered(content: set[str], tokens_of: list[list[set[str]]], question: str =
     elif len(topic) < 2:
         return False
     acronyms = {t: w for w in _acronyms(question) for t in tokenize([w])[0]}
-    times = {t for t in topic if _YEAR_TOKEN.fullmatch(t)}
-    if times and _PART_OF_DECADE.search(question):  # "early" in "the early 1990s" is part of the time
-        times |= {t for toks in tokenize(_PARTS.keys()) for t in toks} & topic
+    # The words of the question's times ("1990s", and "earli" in "the early 1990s"), not every
+    # number ("$1500").
+    dehyphenated = _PART_HYPHEN.sub(r"\1 ", question)
+    times = {t for m in _SPAN.finditer(dehyphenated) for t in tokenize([m.group()])[0]} & topic
     asked = [(a, b) for a, b in asked_years(question) if a > 0 and b < _OPEN_END] if times else []
     for h, tokens in enumerate(tokens_of):
         for p, toks in enumerate(tokens):
@@ -201,13 +202,24 @@ def _covered(content: set[str], tokens_of: list[list[set[str]]], question: str =
             if texts_of is None:
                 continue
             text = texts_of[h][p]
-            # Closed spans only: "since 2014" is no answer to "in 2019", nor "in 2000" to "in 2005".
-            if asked and missing & times and _overlaps(
-                    asked, [(a, b) for a, b, _ in _spans(text, question=False) if b != _OPEN_END]):
+            if asked and missing & times and _within(asked, _spans(text, question=False)):
                 missing = missing - times
             if missing <= acronyms.keys() and all(_spelled_out(acronyms[t], [text]) for t in missing):
                 return True
     return False
+
+
+#: Longest stated span that answers a question about a time it overlaps: a term of office
+#: ("Boris Yeltsin (1991–99)") does, a lifetime ("Richard Nixon (1913–1994)") does not.
+_MAX_COVERING_SPAN = 15
+
+
+def _within(asked: list[tuple[int, int]], spans: list[tuple[int, int, bool]]) -> bool:
+    """Whether a sentence states a time within one asked about, for the coverage rule: a closed
+    span inside it, or one of at most :data:`_MAX_COVERING_SPAN` years overlapping it. Open
+    spans never do: "since 2014" is no answer to "in 2019", nor "in 2000" to "in 2005"."""
+    return any((a <= c and d <= b) or (d - c <= _MAX_COVERING_SPAN and c <= b and a <= d)
+               for a, b in asked for c, d, _ in spans if d != _OPEN_END)
 
 
 def _capitalised(question: str) -> list[str]:
@@ -281,14 +293,16 @@ def absent_names(index: LoadedIndex, hits: list[Hit], question: str) -> list[str
             continue
         if word.lower().rstrip(".") in _TITLES:
             continue
-        names.append((m.start(), m.end(), False))
         stems = [t for t in query_tokens(word, "nltk") if t not in skip]
-        if not stems or any(t in vocab for t in stems):
+        if not stems:  # "Is", "Did" in "What Did Zorblax Do?": no name, and it ends one
+            continue
+        names.append((m.start(), m.end(), False))
+        if any(t in vocab for t in stems):
             continue
         looked_up += 1
         if looked_up > _MAX_UNKNOWN:
             break
-        if any(_misspelt(w, index) for t, w in _written_words(word).items() if t not in skip):
+        if any(_misspelt(w, index) for t, w in _written_words(word).items() if t in stems):
             continue
         if _is_acronym(word):
             if passages is None:
@@ -359,7 +373,7 @@ def _misspelt(word: str, index: LoadedIndex) -> bool:
     match = index.keyword.closest(token, 2 if len(token) >= 7 else 1, transpositions=True)
     if match is None or (len(token) - len(match) >= 2 and token.startswith(match)):
         return False
-    forms = index.keyword.written_forms(match, index.chunk_text)
+    forms = index.keyword.written_forms(match, index.chunk_index_text)
     return not forms or any(
         OSA.distance(word, form) <= reach
         # The ending aside, within the reach of the shorter word ("spurred" is not "sur").
@@ -427,7 +441,6 @@ _SPAN = re.compile(
 )
 _OPEN_END = 9999
 _YEAR_TOKEN = re.compile(r"(?:1\d|20)\d{2}s?")  # a year or a decade as tokenised: "1995", "1990s"
-_PART_OF_DECADE = re.compile(r"\b(?:early|mid|late)[\s-]+\d{3}0['’]?s\b", re.IGNORECASE)
 _PART_HYPHEN = re.compile(r"\b(early|mid|late)-(?=\d)", re.IGNORECASE)  # "mid-1990s"
 #: Years of a decade (of a century) that "early", "mid" and "late" name.
 _PARTS = {"early": (0, 3, 0, 33), "mid": (3, 6, 33, 66), "late": (6, 9, 66, 99)}
@@ -583,7 +596,8 @@ def compose(
     # the words alone cannot tell (the literal year is in neither).
     asked = asked_years(question) if params.year_weight else []
     closed = [span for span in asked if span[0] > 0 and span[1] < _OPEN_END]
-    as_written = {question[m.start("year"):m.end()] for m in _SPAN.finditer(question)} if asked else set()
+    dehyphenated = _PART_HYPHEN.sub(r"\1 ", question)  # "mid-1990s" as _spans reads it
+    as_written = {dehyphenated[m.start("year"):m.end()] for m in _SPAN.finditer(dehyphenated)} if asked else set()
     # When a sentence has the year as written, the words find it: a range that spans it
     # ("1991–99" for "in 1999") gains nothing; when none does, the range is the only clue.
     spanned = not any(year in text for texts in texts_of for text in texts for year in as_written)

@@ -511,14 +511,24 @@ def _new_names(question: str, history: str) -> list[str]:
     return [n for n in entities(question) if not _stems(n) <= known]
 
 
-# A nationality before a noun ("American president", "Chinese government"): it qualifies what is
-# asked about, it names no new subject. "the American one" is left to :func:`resolve_one`.
-_ATTRIBUTIVE = re.compile(r"\b([A-Z][a-z]+(?:an|ese|ish|ic|i))\s+(?!ones?\b)[a-z]")
+#: Nationalities and regions used as adjectives. Before a noun ("American president", "Chinese
+#: government") such a word qualifies what is asked about; it names no new subject.
+_DEMONYMS = frozenset(
+    "american russian soviet british english french german italian spanish portuguese dutch belgian swiss "
+    "austrian polish czech slovak hungarian romanian bulgarian serbian croatian bosnian greek turkish "
+    "ukrainian belarusian georgian armenian azerbaijani kazakh estonian latvian lithuanian finnish swedish "
+    "norwegian danish icelandic irish scottish welsh european asian african arab arabic chinese japanese "
+    "korean vietnamese thai indian pakistani afghan iranian iraqi syrian israeli palestinian egyptian "
+    "saudi lebanese jordanian libyan canadian mexican brazilian argentine argentinian chilean colombian "
+    "cuban venezuelan peruvian australian western eastern northern southern nordic baltic balkan "
+    "allied".split()
+)
+_ATTRIBUTIVE = re.compile(r"\b([A-Z][a-z]+)\s+(?!ones?\b)[a-z]")  # "the American one": :func:`resolve_one`
 
 
 def _new_subjects(question: str, history: str) -> list[str]:
     """:func:`_new_names` without nationalities used as adjectives ("With which American president?")."""
-    attributive = set(_ATTRIBUTIVE.findall(question))
+    attributive = {w for w in _ATTRIBUTIVE.findall(question) if w.lower() in _DEMONYMS}
     return [n for n in _new_names(question, history) if n not in attributive]
 
 

@@ -172,8 +172,8 @@ class KeywordIndex:
     def written_forms(self, token: str, text_of_row, rows: int = 3) -> set[str]:
         """How the documents write an indexed word: the lower-cased words of the first ``rows``
         texts holding ``token`` that stem to it ("boris" for "bori"). ``text_of_row`` gives a
-        row's text. The index keeps stems only; this reads a few texts, for the rare word that
-        needs it."""
+        row's text as indexed (:meth:`qa.store.LoadedIndex.chunk_index_text`). The index keeps
+        stems only; this reads a few texts, for the rare word that needs it."""
         vocab = self.vocab
         if token not in vocab:
             return set()

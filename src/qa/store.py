@@ -248,6 +248,12 @@ class LoadedIndex:
         chunk = self.chunks[row]
         return self.document_text(int(chunk["doc"]))[int(chunk["start"]) : int(chunk["end"])]
 
+    def chunk_index_text(self, row: int) -> str:
+        """A chunk's text as keyword-indexed: its section, then the cleaned text."""
+        from qa.chunking import passage_index_text
+
+        return passage_index_text(self.sections[int(self.chunks[row]["section"])], self.chunk_text(row))
+
     def sentence_text(self, row: int) -> str:
         sentence = self.sentences[row]
         return self.document_text(int(sentence["doc"]))[int(sentence["start"]) : int(sentence["end"])]
