@@ -216,6 +216,8 @@ def test_a_word_the_documents_never_use_is_matched_to_the_one_they_do(seed_engin
     # "Syria" is not in the article, "Syrian" is (one edit); a misspelling likewise.
     assert keyword.known_tokens("What did Russia do in Syria?") == ("russia", "syrian")
     assert keyword.known_tokens("Who is Lynne Trasy?") == ("lynn", "traci")
+    # Two swapped letters are one edit ("Yelstin": two for Levenshtein).
+    assert keyword.known_tokens("What did Yelstin oppose?") == ("yeltsin", "oppos")
     # Short words, numbers and words far from every indexed one stay as asked.
     assert keyword.known_tokens("What happened in 2019 to the shop?") == ("happen", "2019", "shop")
     assert keyword.known_tokens("What did Obama do?") == ("obama",)

@@ -370,7 +370,7 @@ def _misspelt(word: str, index: LoadedIndex) -> bool:
     if len(word) < 4 or not token or any(ch.isdigit() for ch in word):
         return False
     reach = 2 if len(word) >= 7 else 1
-    match = index.keyword.closest(token, 2 if len(token) >= 7 else 1, transpositions=True)
+    match = index.keyword.closest(token, 2 if len(token) >= 7 else 1)
     if match is None or (len(token) - len(match) >= 2 and token.startswith(match)):
         return False
     forms = index.keyword.written_forms(match, index.chunk_index_text)

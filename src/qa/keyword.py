@@ -147,10 +147,11 @@ class KeywordIndex:
         """Token → column id of the BM25 matrices."""
         return self._retriever.vocab_dict
 
-    def closest(self, token: str, max_distance: int, transpositions: bool = False) -> str | None:
-        """The indexed word nearest to ``token`` within ``max_distance`` edits (Levenshtein; with
-        ``transpositions``, two swapped neighbours count as one edit), or ``None``. Only words of
-        a length within reach are compared (rapidfuzz; a few ms for a vocabulary of 200,000 words)."""
+    def closest(self, token: str, max_distance: int) -> str | None:
+        """The indexed word nearest to ``token`` within ``max_distance`` edits, or ``None``. An
+        edit is an inserted, deleted or replaced letter, or two neighbours swapped ("exlposion":
+        optimal string alignment, the usual measure of typing errors). Only words of a length
+        within reach are compared (rapidfuzz; a few ms for a vocabulary of 200,000 words)."""
         from rapidfuzz import distance, process
 
         if self._by_length is None:
@@ -163,8 +164,7 @@ class KeywordIndex:
         best: tuple[str, float] | None = None
         for length in range(len(token) - max_distance, len(token) + max_distance + 1):
             words = self._by_length.get(length)
-            scorer = distance.OSA.distance if transpositions else distance.Levenshtein.distance
-            found = words and process.extractOne(token, words, scorer=scorer, score_cutoff=max_distance)
+            found = words and process.extractOne(token, words, scorer=distance.OSA.distance, score_cutoff=max_distance)
             if found and (best is None or found[1] < best[1]):
                 best = (found[0], found[1])
         return best[0] if best else None
