@@ -79,9 +79,10 @@ def test_words_and_names_the_documents_never_use(seed_engine):
 
 
 def test_a_misspelling_is_judged_on_the_words_as_written(tmp_path, embedder):
-    from .conftest import make_settings
     from qa.answer import _misspelt
     from qa.engine import Engine
+
+    from .conftest import make_settings
 
     docs = tmp_path / "source_docs"
     docs.mkdir()

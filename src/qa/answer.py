@@ -362,8 +362,9 @@ def _misspelt(word: str, index: LoadedIndex) -> bool:
     forgiving a word only keeps the bar where it is, replacing it changes what is searched.
     A known word plus two letters or more is another word ("Georgia" is not "George"), and the
     distance is that of the words as written: the stems of "born" and "Boris" ("bori") are one
-    edit apart, the words two; two letters swapped are one edit ("exlposion"). An ending the documents' word lacks does not count ("boycotting"
-    for "boycott": the stems "boycot" and "boycott" are one edit apart, the words three)."""
+    edit apart, the words two; two letters swapped are one edit ("exlposion"). An ending the
+    documents' word lacks does not count ("boycotting" for "boycott": the stems "boycot" and
+    "boycott" are one edit apart, the words three)."""
     from rapidfuzz.distance import OSA
 
     token = next(iter(tokenize([word], frozenset())[0]), "")

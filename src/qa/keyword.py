@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -169,7 +169,7 @@ class KeywordIndex:
                 best = (found[0], found[1])
         return best[0] if best else None
 
-    def written_forms(self, token: str, text_of_row, rows: int = 3) -> set[str]:
+    def written_forms(self, token: str, text_of_row: Callable[[int], str], rows: int = 3) -> set[str]:
         """How the documents write an indexed word: the lower-cased words of the first ``rows``
         texts holding ``token`` that stem to it ("boris" for "bori"). ``text_of_row`` gives a
         row's text as indexed (:meth:`qa.store.LoadedIndex.chunk_index_text`). The index keeps
