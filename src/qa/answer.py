@@ -9,7 +9,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 
-from qa.keyword import query_tokens, tokenize
+from qa.keyword import query_tokens, split_words, tokenize
 from qa.retrieval import Hit, span
 from qa.store import LoadedIndex
 
@@ -191,8 +191,7 @@ def _covered(content: set[str], tokens_of: list[list[set[str]]], question: str =
     acronyms = {t: w for w in _acronyms(question) for t in tokenize([w])[0]}
     # The words of the question's times ("1990s", and "earli" in "the early 1990s"), not every
     # number ("$1500").
-    dehyphenated = _PART_HYPHEN.sub(r"\1 ", question)
-    times = {t for m in _SPAN.finditer(dehyphenated) for t in tokenize([m.group()])[0]} & topic
+    times = {t for m in _time_matches(question) for t in tokenize([m.group()])[0]} & topic
     asked = [(a, b) for a, b in asked_years(question) if a > 0 and b < _OPEN_END] if times else []
     for h, tokens in enumerate(tokens_of):
         for p, toks in enumerate(tokens):
@@ -370,23 +369,28 @@ def _misspelt(word: str, index: LoadedIndex) -> bool:
     token = next(iter(tokenize([word], frozenset())[0]), "")
     if len(word) < 4 or not token or any(ch.isdigit() for ch in word):
         return False
-    reach = 2 if len(word) >= 7 else 1
-    match = index.keyword.closest(token, 2 if len(token) >= 7 else 1)
+    match = index.keyword.closest(token, _edits(token))
     if match is None or (len(token) - len(match) >= 2 and token.startswith(match)):
         return False
     forms = index.keyword.written_forms(match, index.chunk_index_text)
     return not forms or any(
-        OSA.distance(word, form) <= reach
+        OSA.distance(word, form) <= _edits(word)
         # The ending aside, within the reach of the shorter word ("spurred" is not "sur").
-        or OSA.distance(word[: len(form)], form) <= (2 if len(form) >= 7 else 1)
+        or OSA.distance(word[: len(form)], form) <= _edits(form)
         for form in forms
     )
 
 
+def _edits(word: str) -> int:
+    """Edits a misspelling of ``word`` may be away from it (:func:`_misspelt`): one, two from
+    seven letters on."""
+    return 2 if len(word) >= 7 else 1
+
+
 def _written_words(question: str) -> dict[str, str]:
     """Stem -> the question's word as written (lower-cased), for the words of a question."""
-    words = re.findall(r"(?u)\b\w\w+\b", question.lower())
-    return {toks[0]: w for w, toks in zip(words, tokenize(words, frozenset()), strict=True) if toks}
+    written = split_words(question)
+    return {toks[0]: w for w, toks in zip(written, tokenize(written, frozenset()), strict=True) if toks}
 
 
 def _spelled_out(acronym: str, passages: list[str]) -> bool:
@@ -447,12 +451,18 @@ _PART_HYPHEN = re.compile(r"\b(early|mid|late)-(?=\d)", re.IGNORECASE)  # "mid-1
 _PARTS = {"early": (0, 3, 0, 33), "mid": (3, 6, 33, 66), "late": (6, 9, 66, 99)}
 
 
+def _time_matches(text: str) -> list[re.Match[str]]:
+    """The times a text names (:data:`_SPAN`), "mid-1990s" read as "mid 1990s"; each match's
+    ``string`` is that reading of the text."""
+    return list(_SPAN.finditer(_PART_HYPHEN.sub(r"\1 ", text)))
+
+
 def _spans(text: str, question: bool) -> list[tuple[int, int, bool]]:
     """(first year, last year, whether a single year) of each time a text names: in a sentence a
     year, a decade ("1990s"), a century ("1800s"), a range ("1991–99", "from 2000 to 2008") or
     an open one ("since 2014", "2008–present"); in a question also a bound ("after 2012")."""
     spans = []
-    for m in _SPAN.finditer(_PART_HYPHEN.sub(r"\1 ", text)):
+    for m in _time_matches(text):
         start = end = int(m["year"])
         decade, until, bound = m["decade"], m["until"], " ".join((m["bound"] or "").lower().split())
         if decade and start % 10 == 0:
@@ -597,8 +607,7 @@ def compose(
     # the words alone cannot tell (the literal year is in neither).
     asked = asked_years(question) if params.year_weight else []
     closed = [span for span in asked if span[0] > 0 and span[1] < _OPEN_END]
-    dehyphenated = _PART_HYPHEN.sub(r"\1 ", question)  # "mid-1990s" as _spans reads it
-    as_written = {dehyphenated[m.start("year"):m.end()] for m in _SPAN.finditer(dehyphenated)} if asked else set()
+    as_written = {m.string[m.start("year"):m.end()] for m in _time_matches(question)} if asked else set()
     # When a sentence has the year as written, the words find it: a range that spans it
     # ("1991–99" for "in 1999") gains nothing; when none does, the range is the only clue.
     spanned = not any(year in text for texts in texts_of for text in texts for year in as_written)

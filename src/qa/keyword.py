@@ -89,6 +89,12 @@ def query_tokens(query: str, stopwords: str = DEFAULT_QUERY_STOPWORDS) -> tuple[
     return tuple(tokenize([query], query_stopwords(stopwords))[0])
 
 
+def split_words(text: str) -> list[str]:
+    """The lower-cased words of a text as the index splits them, not stemmed: what a question or
+    a document wrote ("boris", where the index holds "bori")."""
+    return _rules()[0].findall(text.lower())
+
+
 def tokenize(texts: Sequence[str], stop: frozenset[str] | None = None) -> list[list[str]]:
     """Lower-cased, stop-word-free, stemmed tokens of each text (the corpus' tokens by default).
 
@@ -179,9 +185,8 @@ class KeywordIndex:
             return set()
         indptr = self._retriever.scores["indptr"]
         found = self._retriever.scores["indices"][indptr[vocab[token]] : indptr[vocab[token] + 1]][:rows]
-        split, _ = _rules()
-        words = sorted({w for row in found for w in split.findall(text_of_row(int(row)).lower())})
-        return {w for w, stem in zip(words, _stemmer().stemWords(words), strict=True) if stem == token}
+        written = sorted({w for row in found for w in split_words(text_of_row(int(row)))})
+        return {w for w, stem in zip(written, _stemmer().stemWords(written), strict=True) if stem == token}
 
     def known_tokens(self, query: str, stopwords: str = DEFAULT_QUERY_STOPWORDS) -> tuple[str, ...]:
         """:func:`query_tokens`, with a word the documents never use replaced by the indexed word
