@@ -133,6 +133,17 @@ DIALOGUES = {
         # "American" qualifies the president asked about; it is no new subject.
         ("With which American president?", "George W. Bush"),
     ],
+    "and X: an item for the last question's frame": [
+        ("What are the shared interests?", "nuclear safety and security"),
+        ("What about trade?", None),  # no shared interest the article names
+        # "space" alone could be anything; with "shared interests" one sentence holds it all.
+        ("And space?", "space exploration"),
+    ],
+    "after that, then: the time the last answers named": [
+        ("When did the Soviet Union dissolve?", "dissolution of the Soviet Union in 1991"),
+        ("Who led Russia after that?", "Boris Yeltsin"),
+        ("How were relations then?", "generally warm"),
+    ],
     "after a declined question": [
         ("What is the capital of France?", None),
         ("Who led Russia after the dissolution of the Soviet Union?", "Boris Yeltsin"),
@@ -309,6 +320,7 @@ def _after(question: str, answer: str) -> Conversation:
         ("Why?", True),
         ("Since when?", True),
         ("On what?", True),
+        ("Which sanctions did the United States impose in response?", True),
         ("Who ordered the suspension of offensive cyber operations against Russia?", False),
         ("Is there a fee for filing an appeal in California?", False),
     ],

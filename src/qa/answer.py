@@ -549,6 +549,7 @@ def compose(
     params: AnswerParams,
     adjust: dict[int, float] | None = None,
     lead_first: bool = False,
+    frame: str = "",
 ) -> Answer:
     """Turn hits into an :class:`Answer`.
 
@@ -563,6 +564,8 @@ def compose(
             (a follow-up demotes what the previous turn quoted); the evidence is not affected.
         lead_first: Quote the first hit's sentences before the others, whatever their place in
             the document (a follow-up leads with what is new: :func:`qa.conversation.lead_with_new`).
+        frame: For an elliptical follow-up ("And space?"), the last question as understood: a
+            question of one topic word is about that one's topic too, for the coverage rule.
 
     Returns:
         The answer; ``answered`` is False when the evidence is below the threshold (or below the
@@ -589,6 +592,10 @@ def compose(
     # when one sentence holds every content word (two or more) of the question, it is on topic.
     content = _content_words(query_text)
     covered = _covered(content, tokens_of, query_text, texts_of)
+    if not covered and frame and len(content - _generic_words()) == 1:
+        # "And space?" after "What are the shared interests?": one sentence holding "space" and
+        # "shared interests" is on topic, where "space" alone could be anything.
+        covered = _covered(content | _content_words(frame), tokens_of, f"{query_text} {frame}", texts_of)
     bar = params.threshold
     if not covered and params.threshold <= score < max(params.unknown_word_threshold, params.unknown_name_threshold):
         # Only a question the threshold alone would answer needs the (costlier) word check.

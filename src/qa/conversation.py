@@ -61,13 +61,20 @@ _PERSON = re.compile(r"\b(he|she|him|her|his|hers|himself|herself)\b", re.IGNORE
 # possible", "is there a fee"), so on their own they do not make a question a follow-up.
 _REFERENCE = re.compile(
     r"\b(he|she|him|her|his|hers|himself|herself|they|them|their|theirs|its|these|those|"
-    r"the latter|the former|the same|such|else|former|latter|this one|that one|the other)\b",
+    r"the latter|the former|the same|such|else|former|latter|this one|that one|the other|"
+    r"in response|in return|in reaction|as a result|after that|before that|afterwards|at the time)\b",
     re.IGNORECASE,
 )
 _WHY = re.compile(r"\s*(and\s+|but\s+|so\s+)?(why|how come|for what reason)\b", re.IGNORECASE)
 _BECAUSE = re.compile(
     r"\b(because|due to|owing to|as a result|result of|in order to|so that|therefore|thus|hence|led to|caused|"
     r"reasons?|in response to|aimed? to|(saw|see|sees|viewed|regarded|considered) (it|this|that|them) as)\b",
+    re.IGNORECASE,
+)
+# "And space?", "What about trade?": a new item for the last question's frame.
+_ELLIPTICAL = re.compile(
+    r"^\s*(?:(?:and|but|or|so)\s+)?(?:what|how)\s+about\b"
+    r"|^\s*and\s+(?!(?:what|who|whom|whose|when|where|why|how|which|did|does|do|is|was|were|are|has|have)\b)",
     re.IGNORECASE,
 )
 _MORE = re.compile(r"\b(else|other|another|more|besides)\b", re.IGNORECASE)
@@ -172,6 +179,9 @@ class QueryPlan:
     #: sentence the recent answers quoted: such a question must not be answered with them again.
     wants_new: bool = False
     quoted_before: frozenset[str] = frozenset()
+    #: The last question (as understood) whose frame an elliptical follow-up keeps: "And space?"
+    #: after "What are the shared interests?" asks about shared interests.
+    frame: str = ""
 
 
 class Conversation:
@@ -693,7 +703,8 @@ def plan(
                        why=bool(_WHY.match(question)), said=last.focus,
                        said_new_terms=frozenset() if wants_new else _new_terms(resolved, last.understood_as),
                        wants_new=wants_new,
-                       quoted_before=frozenset(q for t in [last, *older] for q in t.quoted))
+                       quoted_before=frozenset(q for t in [last, *older] for q in t.quoted),
+                       frame=last.understood_as if _ELLIPTICAL.match(question) and not new_subject else "")
     return weigh(result, None)
 
 

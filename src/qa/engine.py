@@ -274,12 +274,13 @@ class Engine:
             hits = retrieve(index, queries, top_k, params)
         resolved = query_plan.resolved or question
         answer_params = AnswerParams.from_settings(s)
+        frame = query_plan.frame if query_plan.follow_up else ""
         adjust: dict[int, float] | None = None
         if query_plan.follow_up:
             # Sentence text by row for the passages an answer may quote from.
             sentences = {int(r): quote_text(index.sentence_text(int(r))) for h in hits for r in h.sentence_rows}
             adjust = {r: sentence_adjustment(query_plan, t) for r, t in sentences.items()}
-        answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params, adjust=adjust)
+        answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params, adjust=adjust, frame=frame)
         if adjust and len(answer.sentences) > 1:
             # A follow-up leads with what is new: a sentence a recent answer led with, quoted beside
             # a better new one, would come first (answers quote in reading order), so it goes.
@@ -288,16 +289,17 @@ class Engine:
             top = max(answer.sentences, key=lambda q: q.score)
             if top.text not in old_texts and any(q.text in old_texts for q in answer.sentences):
                 answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params,
-                                 adjust=adjust | {r: -1e3 for r in old})
+                                 adjust=adjust | {r: -1e3 for r in old}, frame=frame)
             elif (reordered := lead_with_new(query_plan, hits, answer, sentences)) is not None:
                 # It would lead with what the last answer led with, beside something new: the new leads.
                 hits = reordered
                 answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params, adjust=adjust,
-                                 lead_first=True)
+                                 lead_first=True, frame=frame)
         if adjust and repeats_itself(query_plan, answer):
             # "What else…?" answered with what was already said: the best of what was not.
             fresh = compose(index, question, resolved, hits, s.docs_dir.name, answer_params,
-                            adjust=adjust | {r: -1e3 for r, t in sentences.items() if t in query_plan.quoted_before})
+                            adjust=adjust | {r: -1e3 for r, t in sentences.items() if t in query_plan.quoted_before},
+                            frame=frame)
             if fresh.answered and not repeats_itself(query_plan, fresh):
                 answer = fresh
         if alone is not None and says_nothing_new(query_plan, answer):
