@@ -238,6 +238,26 @@ def test_the_years_a_sentence_states(sentence, spans):
     assert [(a, b) for a, b, _ in _spans(sentence, question=False)] == spans
 
 
+@pytest.mark.parametrize(("question", "spans"), [
+    ("Who succeeded Yeltsin?", [(2000, 2014)]),
+    ("Who was Russia's president after Boris Yeltsin?", [(2000, 2014)]),
+    ("Who was Yeltsin's successor?", [(2000, 2014)]),
+    ("Who was the predecessor of Yeltsin?", [(1976, 1990)]),
+    ("What happened before Yeltsin?", [(1976, 1990)]),
+    ("Who came after Nixon?", []),  # "Richard Nixon (1913–1994)" is a lifetime, not a term
+    ("Who came after Bush?", []),  # no years beside the name
+    ("Who succeeded him?", []),
+])
+def test_a_time_after_or_before_a_persons_term(question, spans):
+    from qa.answer import times_relative_to_names
+
+    texts = ["The relationship was warm under Russian president Boris Yeltsin (1991–99).",
+             "Richard Nixon (1913–1994) was a man.", "Putin worked closely with George W. Bush."]
+    found, names = times_relative_to_names(question, texts)
+    assert found == spans
+    assert bool(names) == bool(spans)
+
+
 def test_a_single_year_may_start_what_a_sentence_describes():
     from qa.answer import _outside as outside_spans
     from qa.answer import _spans

@@ -44,6 +44,9 @@ QUESTIONS = [
     ("Who was president in the 1990s?", "Boris Yeltsin (1991–99)"),
     ("Who was president in the mid-1990s?", "Boris Yeltsin (1991–99)"),
     ("What happened in the early 1990s?", "Boris Yeltsin (1991–99)"),
+    # After a person's term ("Boris Yeltsin (1991–99)"): the sentences about Yeltsin are not it.
+    ("Who succeeded Yeltsin?", "Vladimir Putin became President of Russia in 2000"),
+    ("Who was Russia's president after Yeltsin?", "Vladimir Putin became President of Russia in 2000"),
 ]
 
 OUT_OF_SCOPE = [

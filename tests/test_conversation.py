@@ -144,6 +144,11 @@ DIALOGUES = {
         ("Who led Russia after that?", "Boris Yeltsin"),
         ("How were relations then?", "generally warm"),
     ],
+    "a successor, then he": [
+        ("Who succeeded Yeltsin?", "Vladimir Putin became President of Russia in 2000"),
+        ("When?", "in 2000"),
+        ("What did he do after 9/11?", "war in Afghanistan"),  # he: Putin, not Yeltsin
+    ],
     "after a declined question": [
         ("What is the capital of France?", None),
         ("Who led Russia after the dissolution of the Soviet Union?", "Boris Yeltsin"),

@@ -501,6 +501,50 @@ def asked_years(question: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b, _ in _spans(question, question=True)]
 
 
+# "Who succeeded Yeltsin?", "Who was president after Yeltsin?", "Who came before Putin?",
+# "Yeltsin's successor": a time after (or before) a named person's.
+_RELATIVE_TO_NAME = re.compile(
+    r"\b(?P<rel>after|before|succeed(?:ed|s|ing)?|preceded?|preceding|replaced?|replacing|following)\s+"
+    r"(?:(?:the\s+)?(?:president|chancellor|prime\s+minister|king|queen|leader|ambassador|secretary|"
+    r"ceo|chairman|director|head|governor)\s+)?(?P<name>(?:[A-Z][\w'’.-]*\s+)*[A-Z][\w'’.-]*)"
+    r"|(?P<name2>(?:[A-Z][\w'’.-]*\s+)*[A-Z][\w'’.-]*?)['’]s?\s+(?P<rel2>successor|predecessor)\b"
+    r"|\b(?P<rel3>successor|predecessor)\s+(?:of|to)\s+(?P<name3>(?:[A-Z][\w'’.-]*\s+)*[A-Z][\w'’.-]*)",
+)
+_EARLIER = ("before", "precede", "preceded", "preceding", "predecessor")
+
+
+def times_relative_to_names(question: str, texts: list[str]) -> tuple[list[tuple[int, int]], set[str]]:
+    """The time a question asks about by a person's term: "after Yeltsin" is 2000–2014 (the next
+    :data:`_MAX_COVERING_SPAN` years) when a sentence says "Boris Yeltsin (1991–99)", "before
+    Yeltsin" 1976–1990. Only a span of at most
+    :data:`_MAX_COVERING_SPAN` years right after the name counts (a term of office, not a
+    lifetime: "Richard Nixon (1913–1994)"); without one, nothing.
+
+    Returns:
+        The spans asked about, and the names whose terms gave them (a sentence naming one of them
+        and no time is about that term: "During Yeltsin's second term…").
+    """
+    found: list[tuple[int, int]] = []
+    names: set[str] = set()
+    for m in _RELATIVE_TO_NAME.finditer(question):
+        rel = (m["rel"] or m["rel2"] or m["rel3"]).lower()
+        name = (m["name"] or m["name2"] or m["name3"]).split()[-1]
+        term = re.compile(rf"\b{re.escape(name)}\s*\((?=[^)]*\d)([^)]*)\)")
+        for text in texts:
+            for t in term.finditer(text):
+                spans = [(a, b) for a, b, _ in _spans(t.group(1), question=False) if b != _OPEN_END]
+                if len(spans) == 1 and spans[0][1] - spans[0][0] <= _MAX_COVERING_SPAN:
+                    first, last = spans[0]
+                    # The next (or the last) term: at most as long as a term may be.
+                    found.append((first - _MAX_COVERING_SPAN, first - 1) if rel in _EARLIER
+                                 else (last + 1, last + _MAX_COVERING_SPAN))
+                    names.add(name)
+                    break
+            if name in names:
+                break
+    return list(dict.fromkeys(found)), names
+
+
 def _overlaps(asked: list[tuple[int, int]], stated: list[tuple[int, int]]) -> bool:
     return any(a <= d and c <= b for a, b in asked for c, d in stated)
 
@@ -613,6 +657,11 @@ def compose(
     # "Who was president in 1995?": "Boris Yeltsin (1991–99)" is in it, "Putin … in 2000" is not;
     # the words alone cannot tell (the literal year is in neither).
     asked = asked_years(question) if params.year_weight else []
+    term_of: set[str] = set()  # names whose term of office the question asks after or before
+    own_term: set[tuple[int, int]] = set()  # sentences about that term itself
+    if params.year_weight and not asked:
+        # "Who succeeded Yeltsin?": the sentences about Yeltsin's own years are not the answer.
+        asked, term_of = times_relative_to_names(question, [t for texts in texts_of for t in texts])
     closed = [span for span in asked if span[0] > 0 and span[1] < _OPEN_END]
     as_written = {m.string[m.start("year"):m.end()] for m in _time_matches(question)} if asked else set()
     # When a sentence has the year as written, the words find it: a range that spans it
@@ -630,6 +679,12 @@ def compose(
         for p, (cos, ov, pair) in enumerate(zip(hit.sentence_scores, overlaps, pairs, strict=True)):
             spans = _spans(texts[p], question=False) if asked else []
             outside = _outside(asked, spans)  # None without a question's or a sentence's year
+            if term_of and any(re.search(rf"\b{re.escape(n)}\b", texts[p]) for n in term_of) and not _overlaps(
+                    asked, [(a, b) for a, b, _ in spans]):
+                # "During Yeltsin's second term…", "…the 1999 NATO intervention … opposed by
+                # Yeltsin": about his own time, no answer to who or what came after it.
+                outside = True
+                own_term.add((h, p))
             if outside is None and story_outside:
                 off_time.add((h, p))
             story_outside = story_outside if outside is None else outside
@@ -648,6 +703,8 @@ def compose(
                 in_time.add((h, p))
                 value += params.year_weight if spanned else 0.0
             scored.append((value + params.passage_weight * hit.score + bonus, h, p))
+    if own_term and any(c[1:] not in own_term for c in scored):
+        scored = [c for c in scored if c[1:] not in own_term]
     if not scored:
         return Answer(question, NOT_FOUND, False, citations, score=score)
     scored.sort(reverse=True)
