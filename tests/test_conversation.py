@@ -149,6 +149,19 @@ DIALOGUES = {
         ("When?", "in 2000"),
         ("What did he do after 9/11?", "war in Afghanistan"),  # he: Putin, not Yeltsin
     ],
+    "before that: the time before the last answer's": [
+        ("How were relations under Yeltsin?", "generally warm"),
+        ("And before that?", "various Russian governments since 1803"),
+    ],
+    "what came next, until nothing is later": [
+        ("What happened in 2012?", "re-election to the Russian presidency in 2012"),
+        ("What came next?", "Russian invasion of Ukraine in 2022"),
+        ("And after that?", None),  # 2022 and February 2025 are the article's last years
+    ],
+    "before that, the nearest earlier time": [
+        ("What happened in 2022?", "Russian invasion of Ukraine in 2022"),
+        ("And before that?", "re-election to the Russian presidency in 2012"),
+    ],
     "after a declined question": [
         ("What is the capital of France?", None),
         ("Who led Russia after the dissolution of the Soviet Union?", "Boris Yeltsin"),
@@ -332,6 +345,25 @@ def _after(question: str, answer: str) -> Conversation:
 )
 def test_is_follow_up(question, expected):
     assert is_follow_up(question) is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "times"),
+    [
+        ("What happened after that?", ((2000, 2014), (2000, 9999))),
+        ("And after?", ((2000, 2014), (2000, 9999))),
+        ("What came next?", ((2000, 2014), (2000, 9999))),
+        ("What followed?", ((2000, 2014), (2000, 9999))),
+        ("And before that?", ((1976, 1990), (0, 1990))),
+        ("What happened after the invasion?", ()),  # a time of its own, not the last answer's
+    ],
+)
+def test_after_that_is_the_time_after_the_last_answers(question, times):
+    answer = "The relationship was warm under Russian president Boris Yeltsin (1991–99)."
+    query_plan = plan(question, _after("Who was president in the 1990s?", answer))
+    assert query_plan.times == times
+    if times:  # shown with the question as understood
+        assert query_plan.understood_as.endswith("(before 1991)" if "before" in question else "(after 1999)")
 
 
 def test_a_nationality_before_a_noun_is_no_new_subject():

@@ -545,6 +545,40 @@ def times_relative_to_names(question: str, texts: list[str]) -> tuple[list[tuple
     return list(dict.fromkeys(found)), names
 
 
+def time_after_or_before(text: str, before: bool) -> tuple[tuple[int, int], ...]:
+    """The times after (or before) the closed times a text states, nearest first, for "What
+    happened after that?": after "…Boris Yeltsin (1991–99)" the next :data:`_MAX_COVERING_SPAN`
+    years (2000–2014), then any later one; before it 1976–1990, then any earlier one."""
+    stated = [(a, b) for a, b, _ in _spans(text, question=False) if b != _OPEN_END]
+    if not stated:
+        return ()
+    if before:
+        first = min(a for a, _ in stated)
+        return (first - _MAX_COVERING_SPAN, first - 1), (0, first - 1)
+    last = max(b for _, b in stated)
+    return (last + 1, last + _MAX_COVERING_SPAN), (last + 1, _OPEN_END)
+
+
+def _of_time(texts_of: list[list[str]], times: tuple[tuple[int, int], ...]) -> set[tuple[int, int]]:
+    """(hit, sentence) positions of the sentences of the first of ``times`` that has any: those
+    stating a time that begins within it, and those after one of them in its passage that state
+    none ("Putin worked closely with … Bush" after "…President of Russia in 2000"). "since
+    1803" begins before 1991."""
+    spans_of = [[[a for a, _, _ in _spans(text, question=False)] for text in texts] for texts in texts_of]
+    for first, last in times:
+        found: set[tuple[int, int]] = set()
+        for h, starts_of in enumerate(spans_of):
+            current = False  # whether the passage's last stated time begins within the window
+            for p, starts in enumerate(starts_of):
+                if starts:
+                    current = any(first <= a <= last for a in starts)
+                if current:
+                    found.add((h, p))
+        if found:
+            return found
+    return set()
+
+
 def _overlaps(asked: list[tuple[int, int]], stated: list[tuple[int, int]]) -> bool:
     return any(a <= d and c <= b for a, b in asked for c, d in stated)
 
@@ -594,6 +628,7 @@ def compose(
     adjust: dict[int, float] | None = None,
     lead_first: bool = False,
     frame: str = "",
+    times: tuple[tuple[int, int], ...] = (),
 ) -> Answer:
     """Turn hits into an :class:`Answer`.
 
@@ -610,6 +645,8 @@ def compose(
             the document (a follow-up leads with what is new: :func:`qa.conversation.lead_with_new`).
         frame: For an elliptical follow-up ("And space?"), the last question as understood: a
             question of one topic word is about that one's topic too, for the coverage rule.
+        times: For "And after?" or "What happened before that?", the time it asks about
+            (:func:`time_after_or_before` the last answer), when the question names none.
 
     Returns:
         The answer; ``answered`` is False when the evidence is below the threshold (or below the
@@ -644,6 +681,13 @@ def compose(
     if not covered and params.threshold <= score < max(params.unknown_word_threshold, params.unknown_name_threshold):
         # Only a question the threshold alone would answer needs the (costlier) word check.
         bar = max(bar, _unknown_bar(index, query_text, content, texts_of, params))
+    # "What happened after that?": the sentences of the time after the last answer's, whatever
+    # their words (the last answer's own sentences share the most with the history); none, no answer.
+    of_time = _of_time(texts_of, times) if times and not asked_years(question) else None
+    if of_time is not None:
+        if not of_time:
+            return Answer(question, NOT_FOUND, False, citations, score=score)
+        covered = True
     if score < bar and not covered:
         return Answer(question, NOT_FOUND, False, citations, score=score)
     if not covered and _all_unknown(index, question, texts_of):
@@ -661,7 +705,7 @@ def compose(
     own_term: set[tuple[int, int]] = set()  # sentences about that term itself
     if params.year_weight and not asked:
         # "Who succeeded Yeltsin?": the sentences about Yeltsin's own years are not the answer.
-        asked, term_of = times_relative_to_names(question, [t for texts in texts_of for t in texts])
+        asked, term_of = times_relative_to_names(query_text, [t for texts in texts_of for t in texts])
     closed = [span for span in asked if span[0] > 0 and span[1] < _OPEN_END]
     as_written = {m.string[m.start("year"):m.end()] for m in _time_matches(question)} if asked else set()
     # When a sentence has the year as written, the words find it: a range that spans it
@@ -688,8 +732,8 @@ def compose(
             if outside is None and story_outside:
                 off_time.add((h, p))
             story_outside = story_outside if outside is None else outside
-            if len(texts[p].split()) < 2:  # a lone heading or label is no answer
-                continue
+            if len(texts[p].split()) < 2 or (of_time is not None and (h, p) not in of_time):
+                continue  # a lone heading or label is no answer
             bonus = adjust.get(int(hit.sentence_rows[p]), 0.0) if adjust else 0.0
             value = float(cos) + params.overlap_weight * ov + params.phrase_weight * float(pair)
             if count and not states_count(texts[p], amount):

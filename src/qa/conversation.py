@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from qa.answer import NOT_FOUND
+from qa.answer import NOT_FOUND, time_after_or_before
 from qa.keyword import tokenize
 
 if TYPE_CHECKING:
@@ -75,6 +75,13 @@ _BECAUSE = re.compile(
 _ELLIPTICAL = re.compile(
     r"^\s*(?:(?:and|but|or|so)\s+)?(?:what|how)\s+about\b"
     r"|^\s*and\s+(?!(?:what|who|whom|whose|when|where|why|how|which|did|does|do|is|was|were|are|has|have)\b)",
+    re.IGNORECASE,
+)
+# "And after?", "What happened before that?", "What came next?": the time after (before) the last answer's.
+_TIME_SHIFT = re.compile(
+    r"^\s*(?:(?:and|but|so)\s+)?(?:(?:what|who)\s+(?:happened|came|followed|was\s+there)\s+)?"
+    r"(?P<rel>before|after|next|afterwards|then)(?:\s+(?:that|this|it|him|her|them))?\s*\??\s*$"
+    r"|^\s*(?:(?:and|but|so)\s+)?(?:what|who)\s+(?:followed|came\s+later)\s*\??\s*$",
     re.IGNORECASE,
 )
 _MORE = re.compile(r"\b(else|other|another|more|besides)\b", re.IGNORECASE)
@@ -182,6 +189,9 @@ class QueryPlan:
     #: The last question (as understood) whose frame an elliptical follow-up keeps: "And space?"
     #: after "What are the shared interests?" asks about shared interests.
     frame: str = ""
+    #: The time "And after?" / "What happened before that?" asks about: after (before) the years
+    #: the last answer's sentences state (empty when they state none).
+    times: tuple[tuple[int, int], ...] = ()
 
 
 class Conversation:
@@ -696,6 +706,9 @@ def plan(
         return QueryPlan([(question, 1.0)], None, question, False, carried)
     shown = [w for w in context if w[0].isupper() or w[0].isdigit()][:4] or context[:4]
     understood = resolved + (f" (context: {', '.join(shown)})" if shown else "")
+    times, when = _shifted_times(question, last)
+    if when:  # "And before that? (before 1991)": the time the answer is held to
+        understood += f" ({when})"
     result = QueryPlan([(resolved, 1.0), *history], understood, resolved, True, carried, repeated, p.repeat_penalty,
                        history_scale=1.0 if leaning else p.continued_scale,
                        empty=not content_words(resolved), params=p,
@@ -704,8 +717,24 @@ def plan(
                        said_new_terms=frozenset() if wants_new else _new_terms(resolved, last.understood_as),
                        wants_new=wants_new,
                        quoted_before=frozenset(q for t in [last, *older] for q in t.quoted),
-                       frame=last.understood_as if _ELLIPTICAL.match(question) and not new_subject else "")
+                       frame=last.understood_as if _ELLIPTICAL.match(question) and not new_subject else "",
+                       times=times)
     return weigh(result, None)
+
+
+def _shifted_times(question: str, last: Turn) -> tuple[tuple[tuple[int, int], ...], str]:
+    """The times "And after?" or "What happened before that?" asks about, from the years the last
+    answer's sentences state ("Boris Yeltsin (1991–99)": after is 2000–2014, then any later
+    year; see :func:`qa.answer.time_after_or_before`), and how to show it ("after 1999")."""
+    m = _TIME_SHIFT.match(question)
+    said = " ".join(last.quoted) or last.focus
+    if not m or not said:
+        return (), ""
+    before = (m["rel"] or "").lower() == "before"
+    times = time_after_or_before(said, before)
+    if not times:
+        return (), ""
+    return times, f"before {times[0][1] + 1}" if before else f"after {times[0][0] - 1}"
 
 
 def _terms(text: str) -> frozenset[str]:

@@ -275,12 +275,13 @@ class Engine:
         resolved = query_plan.resolved or question
         answer_params = AnswerParams.from_settings(s)
         frame = query_plan.frame if query_plan.follow_up else ""
+        times = query_plan.times if query_plan.follow_up else ()
         adjust: dict[int, float] | None = None
         if query_plan.follow_up:
             # Sentence text by row for the passages an answer may quote from.
             sentences = {int(r): quote_text(index.sentence_text(int(r))) for h in hits for r in h.sentence_rows}
             adjust = {r: sentence_adjustment(query_plan, t) for r, t in sentences.items()}
-        answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params, adjust=adjust, frame=frame)
+        answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params, adjust=adjust, frame=frame, times=times)
         if adjust and len(answer.sentences) > 1:
             # A follow-up leads with what is new: a sentence a recent answer led with, quoted beside
             # a better new one, would come first (answers quote in reading order), so it goes.
@@ -289,22 +290,22 @@ class Engine:
             top = max(answer.sentences, key=lambda q: q.score)
             if top.text not in old_texts and any(q.text in old_texts for q in answer.sentences):
                 answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params,
-                                 adjust=adjust | {r: -1e3 for r in old}, frame=frame)
+                                 adjust=adjust | {r: -1e3 for r in old}, frame=frame, times=times)
             elif (reordered := lead_with_new(query_plan, hits, answer, sentences)) is not None:
                 # It would lead with what the last answer led with, beside something new: the new leads.
                 hits = reordered
                 answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params, adjust=adjust,
-                                 lead_first=True, frame=frame)
+                                 lead_first=True, frame=frame, times=times)
         if adjust and repeats_itself(query_plan, answer):
             # "What else…?" answered with what was already said: the best of what was not.
             fresh = compose(index, question, resolved, hits, s.docs_dir.name, answer_params,
                             adjust=adjust | {r: -1e3 for r, t in sentences.items() if t in query_plan.quoted_before},
-                            frame=frame)
+                            frame=frame, times=times)
             if fresh.answered and not repeats_itself(query_plan, fresh):
                 answer = fresh
         if alone is not None and says_nothing_new(query_plan, answer):
             # The history added nothing (the old answer again, or a decline): the question as asked.
-            plain = compose(index, question, resolved, alone[:top_k], s.docs_dir.name, answer_params)
+            plain = compose(index, question, resolved, alone[:top_k], s.docs_dir.name, answer_params, times=times)
             if answer.answered or plain.answered:
                 answer, query_plan = plain, as_asked(query_plan, question)
         answer.understood_as = query_plan.understood_as
