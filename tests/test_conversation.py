@@ -356,6 +356,8 @@ def test_is_follow_up(question, expected):
         ("What followed?", ((2000, 2014), (2000, 9999))),
         ("And before that?", ((1976, 1990), (0, 1990))),
         ("What happened after the invasion?", ()),  # a time of its own, not the last answer's
+        ("And then?", ((2000, 2014), (2000, 9999))),
+        ("What happened then?", ()),  # at that time, not after it
     ],
 )
 def test_after_that_is_the_time_after_the_last_answers(question, times):

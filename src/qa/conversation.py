@@ -78,9 +78,11 @@ _ELLIPTICAL = re.compile(
     re.IGNORECASE,
 )
 # "And after?", "What happened before that?", "What came next?": the time after (before) the last answer's.
+# ("What happened then?" is at that time, not after it; "And then?" is after.)
 _TIME_SHIFT = re.compile(
     r"^\s*(?:(?:and|but|so)\s+)?(?:(?:what|who)\s+(?:happened|came|followed|was\s+there)\s+)?"
-    r"(?P<rel>before|after|next|afterwards|then)(?:\s+(?:that|this|it|him|her|them))?\s*\??\s*$"
+    r"(?P<rel>before|after|next|afterwards)(?:\s+(?:that|this|it|him|her|them))?\s*\??\s*$"
+    r"|^\s*(?:and\s+|what\s+)?then\s*\??\s*$"
     r"|^\s*(?:(?:and|but|so)\s+)?(?:what|who)\s+(?:followed|came\s+later)\s*\??\s*$",
     re.IGNORECASE,
 )
