@@ -245,17 +245,66 @@ def test_the_years_a_sentence_states(sentence, spans):
     ("Who was the predecessor of Yeltsin?", [(1976, 1990)]),
     ("What happened before Yeltsin?", [(1976, 1990)]),
     ("Who came after Nixon?", []),  # "Richard Nixon (1913–1994)" is a lifetime, not a term
+    ("Who came after Gorbachev?", []),  # "(born 1931)" is no term either
+    ("After Yeltsin, who led Russia?", [(2000, 2014)]),
+    ("Who came after Yeltsin.", [(2000, 2014)]),
+    ("What happened after Yeltsin's resignation?", [(2000, 2014)]),
+    ("Who came before Yeltsin and who came after Yeltsin?", [(1976, 1990), (2000, 2014)]),
     ("Who came after Bush?", []),  # no years beside the name
     ("Who succeeded him?", []),
 ])
 def test_a_time_after_or_before_a_persons_term(question, spans):
     from qa.answer import times_relative_to_names
 
-    texts = ["The relationship was warm under Russian president Boris Yeltsin (1991–99).",
-             "Richard Nixon (1913–1994) was a man.", "Putin worked closely with George W. Bush."]
+    texts = ["Putin met Yeltsin.", "The relationship was warm under Russian president Boris Yeltsin (1991–99).",
+             "Richard Nixon (1913–1994) was a man.", "Mikhail Gorbachev (born 1931) led.",
+             "Putin worked closely with George W. Bush."]
     found, names = times_relative_to_names(question, texts)
     assert found == spans
-    assert bool(names) == bool(spans)
+    assert names == ({"Yeltsin"} if spans else set())
+
+
+@pytest.mark.parametrize(("sentence", "about"), [
+    ("During Yeltsin's second term, relations became more strained.", True),
+    ("The 1999 NATO intervention in Kosovo was strongly opposed by Yeltsin.", True),  # 1999: his term
+    ("Putin succeeded Yeltsin on 31 December 1999.", False),  # says who came after: the answer
+    ("Putin became President in 2000, when Yeltsin had left.", False),  # a time after his term
+    ("Putin worked closely with Bush.", False),  # not about Yeltsin
+])
+def test_a_sentence_about_the_term_a_question_asks_after(sentence, about):
+    from qa.answer import _about_own_term, _spans
+
+    assert _about_own_term(sentence, {"Yeltsin"}, [(2000, 2014)], _spans(sentence, question=False)) is about
+
+
+@pytest.mark.parametrize(("sentences", "before", "times"), [
+    (["…Boris Yeltsin (1991–99)."], False, ((2000, 2014), (2000, 9999))),
+    (["…Boris Yeltsin (1991–99)."], True, ((1976, 1990), (0, 1990))),
+    (["…in 1991.", "…in 2012."], False, ((2013, 2027), (2013, 9999))),
+    (["Sanctions imposed since 2014 were expanded."], True, ((1999, 2013), (0, 2013))),  # from its start
+    (["No year here."], False, ()),
+    ([], True, ()),
+])
+def test_the_time_after_or_before_what_an_answer_quoted(sentences, before, times):
+    from qa.answer import time_after_or_before
+
+    assert time_after_or_before(sentences, before) == times
+
+
+def test_the_sentences_of_a_time_and_how_far_from_it():
+    from qa.answer import _of_time
+
+    passages = [["Putin became President in 2000.", "He worked with Bush.", "In 2012 he was re-elected."],
+                ["It began in 1991.", "It went on."],
+                ["The relationship dates from 1803."]]
+    after = ((2000, 2014), (2000, 9999))
+    # Stated in the window, or following such a sentence in its passage; distance from 2000.
+    assert _of_time(passages, after) == {(0, 0): 0, (0, 1): 0, (0, 2): 12}
+    before = ((1976, 1990), (0, 1990))
+    # Nothing in 1976–1990: any earlier year, nearest to 1990 first.
+    assert _of_time(passages, before) == {(2, 0): 187}
+    assert _of_time(passages, ((2030, 2044), (2030, 9999))) == {}
+    assert _of_time([], after) == {}
 
 
 def test_a_single_year_may_start_what_a_sentence_describes():

@@ -155,8 +155,13 @@ DIALOGUES = {
     ],
     "what came next, until nothing is later": [
         ("What happened in 2012?", "re-election to the Russian presidency in 2012"),
-        ("What came next?", "Russian invasion of Ukraine in 2022"),
-        ("And after that?", None),  # 2022 and February 2025 are the article's last years
+        ("What came next?", "sanctions imposed since 2014"),  # the nearest later year
+        ("And after that?", None),  # February 2025 is the article's last time
+    ],
+    "and then, and then: a timeline": [
+        ("What happened in 1991?", "dissolution of the Soviet Union in 1991"),
+        ("And then?", "became President of Russia in 2000"),
+        ("And then?", "re-election to the Russian presidency in 2012"),
     ],
     "before that, the nearest earlier time": [
         ("What happened in 2022?", "Russian invasion of Ukraine in 2022"),
@@ -339,6 +344,11 @@ def _after(question: str, answer: str) -> Conversation:
         ("Since when?", True),
         ("On what?", True),
         ("Which sanctions did the United States impose in response?", True),
+        # The same words with an object are no reference to an earlier turn.
+        ("What did the United States do in response to the invasion of Ukraine?", False),
+        ("What happened as a result of the 2014 annexation of Crimea?", False),
+        ("Who was president at the time of the dissolution of the Soviet Union?", False),
+        ("What did Ukraine get in return for giving up nuclear weapons?", False),
         ("Who ordered the suspension of offensive cyber operations against Russia?", False),
         ("Is there a fee for filing an appeal in California?", False),
     ],
@@ -358,6 +368,12 @@ def test_is_follow_up(question, expected):
         ("What happened after the invasion?", ()),  # a time of its own, not the last answer's
         ("And then?", ((2000, 2014), (2000, 9999))),
         ("What happened then?", ()),  # at that time, not after it
+        ("Then what?", ((2000, 2014), (2000, 9999))),
+        ("What followed that?", ((2000, 2014), (2000, 9999))),
+        ("And later?", ((2000, 2014), (2000, 9999))),
+        ("Who was next?", ((2000, 2014), (2000, 9999))),
+        ("What preceded that?", ((1976, 1990), (0, 1990))),
+        ("And earlier?", ((1976, 1990), (0, 1990))),
     ],
 )
 def test_after_that_is_the_time_after_the_last_answers(question, times):
@@ -365,7 +381,24 @@ def test_after_that_is_the_time_after_the_last_answers(question, times):
     query_plan = plan(question, _after("Who was president in the 1990s?", answer))
     assert query_plan.times == times
     if times:  # shown with the question as understood
-        assert query_plan.understood_as.endswith("(before 1991)" if "before" in question else "(after 1999)")
+        assert query_plan.understood_as.endswith("(before 1991)" if times[0][0] == 1976 else "(after 1999)")
+
+
+def test_after_that_twice_follows_the_time_the_last_answer_was_held_to():
+    # The last answer quoted a sentence without a year of its own ("Putin worked closely with …
+    # Bush", after "…in 2000"): the next "And then?" goes on from the time that answer was about.
+    conversation = _after("And then?", "Putin worked closely with United States president George W. Bush.")
+    conversation.replace_last(replace(conversation.last, times=((2000, 2014), (2000, 9999))))
+    assert plan("And then?", conversation).times == ((2015, 2029), (2015, 9999))
+
+
+def test_an_elliptical_question_keeps_the_frame_it_was_given():
+    # "And energy?" after "And space?" after "What are the shared interests?": still shared interests.
+    conversation = _after("And space?", "…nonproliferation, counterterrorism, and space exploration…")
+    conversation.replace_last(replace(conversation.last, frame="What are the shared interests?"))
+    assert plan("And energy?", conversation).frame == "What are the shared interests?"
+    assert plan("What about trade?", conversation).frame == "What are the shared interests?"
+    assert plan("Why?", conversation).frame == ""
 
 
 def test_a_nationality_before_a_noun_is_no_new_subject():

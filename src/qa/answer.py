@@ -501,82 +501,105 @@ def asked_years(question: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b, _ in _spans(question, question=True)]
 
 
-# "Who succeeded Yeltsin?", "Who was president after Yeltsin?", "Who came before Putin?",
-# "Yeltsin's successor": a time after (or before) a named person's.
+# "Who succeeded Yeltsin?", "Who was president after Yeltsin?", "After Yeltsin, who…?", "Who came
+# before Putin?", "Yeltsin's successor": a time after (or before) a named person's. The names are
+# told by their capitals, so only the relation words ignore case.
+_NAME_RUN = r"(?:[A-Z][\w'’.-]*\s+)*[A-Z][\w'’.-]*"
 _RELATIVE_TO_NAME = re.compile(
-    r"\b(?P<rel>after|before|succeed(?:ed|s|ing)?|preceded?|preceding|replaced?|replacing|following)\s+"
-    r"(?:(?:the\s+)?(?:president|chancellor|prime\s+minister|king|queen|leader|ambassador|secretary|"
-    r"ceo|chairman|director|head|governor)\s+)?(?P<name>(?:[A-Z][\w'’.-]*\s+)*[A-Z][\w'’.-]*)"
-    r"|(?P<name2>(?:[A-Z][\w'’.-]*\s+)*[A-Z][\w'’.-]*?)['’]s?\s+(?P<rel2>successor|predecessor)\b"
-    r"|\b(?P<rel3>successor|predecessor)\s+(?:of|to)\s+(?P<name3>(?:[A-Z][\w'’.-]*\s+)*[A-Z][\w'’.-]*)",
+    r"\b(?P<rel>(?i:after|before|succeed(?:ed|s|ing)?|precede[ds]?|preceding|replace[ds]?|replacing|following))\s+"
+    r"(?:(?i:(?:the\s+)?(?:president|chancellor|prime\s+minister|king|queen|leader|ambassador|secretary|"
+    rf"ceo|chairman|director|head|governor))\s+)?(?P<name>{_NAME_RUN})"
+    rf"|(?P<name2>{_NAME_RUN}?)['’]s?\s+(?P<rel2>(?i:successor|predecessor))\b"
+    rf"|\b(?P<rel3>(?i:successor|predecessor))\s+(?i:of|to)\s+(?P<name3>{_NAME_RUN})",
 )
-_EARLIER = ("before", "precede", "preceded", "preceding", "predecessor")
+_EARLIER = ("before", "precede", "preceded", "precedes", "preceding", "predecessor")
+# A sentence that says who succeeded whom names the earlier person and is the answer.
+_SUCCESSION = re.compile(r"\b(succe(?:ed|ss)\w*|replac\w+|took\s+over|handed\s+over)\b", re.IGNORECASE)
+
+
+def _closed_spans(text: str) -> list[tuple[int, int]]:
+    """The (first, last) years of the times a sentence states, open ones ("since 2014") aside."""
+    return [(a, b) for a, b, _ in _spans(text, question=False) if b != _OPEN_END]
+
+
+def _next_or_last(first: int, last: int, before: bool) -> tuple[int, int]:
+    """The :data:`_MAX_COVERING_SPAN` years before ``first`` or after ``last`` (a term's length)."""
+    return (first - _MAX_COVERING_SPAN, first - 1) if before else (last + 1, last + _MAX_COVERING_SPAN)
 
 
 def times_relative_to_names(question: str, texts: list[str]) -> tuple[list[tuple[int, int]], set[str]]:
     """The time a question asks about by a person's term: "after Yeltsin" is 2000–2014 (the next
     :data:`_MAX_COVERING_SPAN` years) when a sentence says "Boris Yeltsin (1991–99)", "before
-    Yeltsin" 1976–1990. Only a span of at most
-    :data:`_MAX_COVERING_SPAN` years right after the name counts (a term of office, not a
-    lifetime: "Richard Nixon (1913–1994)"); without one, nothing.
+    Yeltsin" 1976–1990. Only a range of at most :data:`_MAX_COVERING_SPAN` years in parentheses
+    right after the name counts (a term of office, not a lifetime, "Richard Nixon (1913–1994)",
+    nor a birth year, "(born 1931)"); without one, nothing.
 
     Returns:
         The spans asked about, and the names whose terms gave them (a sentence naming one of them
-        and no time is about that term: "During Yeltsin's second term…").
+        and no time within the span is about that term: "During Yeltsin's second term…").
     """
     found: list[tuple[int, int]] = []
     names: set[str] = set()
     for m in _RELATIVE_TO_NAME.finditer(question):
         rel = (m["rel"] or m["rel2"] or m["rel3"]).lower()
-        name = (m["name"] or m["name2"] or m["name3"]).split()[-1]
+        # The surname, without a possessive or a full stop: "Yeltsin's resignation", "Yeltsin."
+        name = re.sub(r"(?:['’]s?|\.)+$", "", (m["name"] or m["name2"] or m["name3"]).split()[-1])
+        if not name:
+            continue
         term = re.compile(rf"\b{re.escape(name)}\s*\((?=[^)]*\d)([^)]*)\)")
-        for text in texts:
-            for t in term.finditer(text):
-                spans = [(a, b) for a, b, _ in _spans(t.group(1), question=False) if b != _OPEN_END]
-                if len(spans) == 1 and spans[0][1] - spans[0][0] <= _MAX_COVERING_SPAN:
-                    first, last = spans[0]
-                    # The next (or the last) term: at most as long as a term may be.
-                    found.append((first - _MAX_COVERING_SPAN, first - 1) if rel in _EARLIER
-                                 else (last + 1, last + _MAX_COVERING_SPAN))
-                    names.add(name)
-                    break
-            if name in names:
-                break
+        span = next((spans[0] for text in texts for t in term.finditer(text)
+                     if len(spans := _closed_spans(t.group(1))) == 1
+                     and spans[0][0] < spans[0][1] <= spans[0][0] + _MAX_COVERING_SPAN), None)
+        if span is not None:
+            found.append(_next_or_last(*span, before=rel in _EARLIER))
+            names.add(name)
     return list(dict.fromkeys(found)), names
 
 
-def time_after_or_before(text: str, before: bool) -> tuple[tuple[int, int], ...]:
-    """The times after (or before) the closed times a text states, nearest first, for "What
-    happened after that?": after "…Boris Yeltsin (1991–99)" the next :data:`_MAX_COVERING_SPAN`
-    years (2000–2014), then any later one; before it 1976–1990, then any earlier one."""
-    stated = [(a, b) for a, b, _ in _spans(text, question=False) if b != _OPEN_END]
+def _about_own_term(text: str, names: set[str], asked: list[tuple[int, int]], spans: list[tuple[int, int, bool]]) -> bool:
+    """Whether a sentence is about the term of one of ``names`` rather than the time asked after
+    (or before) it (:func:`times_relative_to_names`): it names the person, states no time within
+    the asked one, and says nothing of a succession ("…succeeded Yeltsin" is the answer)."""
+    return (any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text) for n in names)
+            and not _overlaps(asked, [(a, b) for a, b, _ in spans]) and not _SUCCESSION.search(text))
+
+
+def time_after_or_before(sentences: list[str], before: bool) -> tuple[tuple[int, int], ...]:
+    """The times after (or before) those the sentences state, nearest first, for "What happened
+    after that?": after "…Boris Yeltsin (1991–99)" the next :data:`_MAX_COVERING_SPAN` years
+    (2000–2014), then any later one; before it 1976–1990, then any earlier one. An open time
+    counts from its start ("since 2014"). Empty when the sentences state no time."""
+    stated = [(a, a if b == _OPEN_END else b) for text in sentences for a, b, _ in _spans(text, question=False)]
     if not stated:
         return ()
-    if before:
-        first = min(a for a, _ in stated)
-        return (first - _MAX_COVERING_SPAN, first - 1), (0, first - 1)
-    last = max(b for _, b in stated)
-    return (last + 1, last + _MAX_COVERING_SPAN), (last + 1, _OPEN_END)
+    first, last = min(a for a, _ in stated), max(b for _, b in stated)
+    return _next_or_last(first, last, before), ((0, first - 1) if before else (last + 1, _OPEN_END))
 
 
-def _of_time(texts_of: list[list[str]], times: tuple[tuple[int, int], ...]) -> set[tuple[int, int]]:
-    """(hit, sentence) positions of the sentences of the first of ``times`` that has any: those
-    stating a time that begins within it, and those after one of them in its passage that state
-    none ("Putin worked closely with … Bush" after "…President of Russia in 2000"). "since
-    1803" begins before 1991."""
-    spans_of = [[[a for a, _, _ in _spans(text, question=False)] for text in texts] for texts in texts_of]
+def _of_time(texts_of: list[list[str]], times: tuple[tuple[int, int], ...]) -> dict[tuple[int, int], int]:
+    """The sentences of the first of ``times`` (:func:`time_after_or_before`) that has any, by
+    (hit, sentence) position, with how many years the time they carry lies from the one they
+    follow or precede (the year the windows share): sentences stating a time that begins within
+    the window, and those after one of them in its passage that state none ("Putin worked closely
+    with … Bush" after "…President of Russia in 2000"). "since 1803" begins before 1991."""
+    if not times:
+        return {}
+    before = times[0][1] == times[-1][1]  # windows before a time share their end, after it their start
+    edge = times[0][1] if before else times[0][0]
+    starts_of = [[[a for a, _, _ in _spans(text, question=False)] for text in texts] for texts in texts_of]
     for first, last in times:
-        found: set[tuple[int, int]] = set()
-        for h, starts_of in enumerate(spans_of):
-            current = False  # whether the passage's last stated time begins within the window
-            for p, starts in enumerate(starts_of):
+        found: dict[tuple[int, int], int] = {}
+        for h, passage in enumerate(starts_of):
+            current: int | None = None  # the passage's last stated time, if within the window
+            for p, starts in enumerate(passage):
                 if starts:
-                    current = any(first <= a <= last for a in starts)
-                if current:
-                    found.add((h, p))
+                    inside = [a for a in starts if first <= a <= last]
+                    current = (max(inside) if before else min(inside)) if inside else None
+                if current is not None:
+                    found[(h, p)] = abs(current - edge)
         if found:
             return found
-    return set()
+    return {}
 
 
 def _overlaps(asked: list[tuple[int, int]], stated: list[tuple[int, int]]) -> bool:
@@ -629,6 +652,7 @@ def compose(
     lead_first: bool = False,
     frame: str = "",
     times: tuple[tuple[int, int], ...] = (),
+    times_sources: frozenset[str] = frozenset(),
 ) -> Answer:
     """Turn hits into an :class:`Answer`.
 
@@ -647,6 +671,7 @@ def compose(
             question of one topic word is about that one's topic too, for the coverage rule.
         times: For "And after?" or "What happened before that?", the time it asks about
             (:func:`time_after_or_before` the last answer), when the question names none.
+        times_sources: The sources of that answer: the time after it is looked for there first.
 
     Returns:
         The answer; ``answered`` is False when the evidence is below the threshold (or below the
@@ -661,7 +686,9 @@ def compose(
 
     q_tokens = list(dict.fromkeys(query_tokens(query_text)))
     q_idf = dict(zip(q_tokens, index.keyword.idf(q_tokens), strict=True))
-    texts_of = [[index.sentence_text(int(r)) for r in hit.sentence_rows] for hit in hits[: params.depth]]
+    # "What came next?" ranks by the last answer's words: the next time may be in any listed source.
+    depth = len(hits) if times else params.depth
+    texts_of = [[index.sentence_text(int(r)) for r in hit.sentence_rows] for hit in hits[:depth]]
     tokens_of = [[set(toks) for toks in tokenize(texts)] for texts in texts_of]
     # The rerank's word overlap when the hit has it: its query words are weighted by how well
     # they separate the candidate passages (local IDF), which also picks the sentence to quote.
@@ -677,17 +704,26 @@ def compose(
         # "And space?" after "What are the shared interests?": one sentence holding "space" and
         # "shared interests" is on topic, where "space" alone could be anything.
         covered = _covered(content | _content_words(frame), tokens_of, f"{query_text} {frame}", texts_of)
-    bar = params.threshold
-    if not covered and params.threshold <= score < max(params.unknown_word_threshold, params.unknown_name_threshold):
-        # Only a question the threshold alone would answer needs the (costlier) word check.
-        bar = max(bar, _unknown_bar(index, query_text, content, texts_of, params))
+    # "Who was president in 1995?": "Boris Yeltsin (1991–99)" is in it, "Putin … in 2000" is not;
+    # the words alone cannot tell (the literal year is in neither).
+    asked = asked_years(question) if params.year_weight else []
+    term_of: set[str] = set()  # names whose term of office the question asks after or before
+    if params.year_weight and not asked:
+        # "Who succeeded Yeltsin?": the sentences about Yeltsin's own years are not the answer.
+        asked, term_of = times_relative_to_names(query_text, [t for texts in texts_of for t in texts])
     # "What happened after that?": the sentences of the time after the last answer's, whatever
     # their words (the last answer's own sentences share the most with the history); none, no answer.
-    of_time = _of_time(texts_of, times) if times and not asked_years(question) else None
+    of_time = _of_time(texts_of, times) if times and not asked else None
+    if of_time and (same := {k: v for k, v in of_time.items() if citations[k[0]].source in times_sources}):
+        of_time = same  # the same documents' timeline before any other's
     if of_time is not None:
         if not of_time:
             return Answer(question, NOT_FOUND, False, citations, score=score)
         covered = True
+    bar = params.threshold
+    if not covered and params.threshold <= score < max(params.unknown_word_threshold, params.unknown_name_threshold):
+        # Only a question the threshold alone would answer needs the (costlier) word check.
+        bar = max(bar, _unknown_bar(index, query_text, content, texts_of, params))
     if score < bar and not covered:
         return Answer(question, NOT_FOUND, False, citations, score=score)
     if not covered and _all_unknown(index, question, texts_of):
@@ -698,14 +734,7 @@ def compose(
     # "How many people died …?" is not answered by a sentence without a number in it.
     count = asks_count(question) or asks_count(query_text)
     amount = asks_amount(question) or asks_amount(query_text)
-    # "Who was president in 1995?": "Boris Yeltsin (1991–99)" is in it, "Putin … in 2000" is not;
-    # the words alone cannot tell (the literal year is in neither).
-    asked = asked_years(question) if params.year_weight else []
-    term_of: set[str] = set()  # names whose term of office the question asks after or before
-    own_term: set[tuple[int, int]] = set()  # sentences about that term itself
-    if params.year_weight and not asked:
-        # "Who succeeded Yeltsin?": the sentences about Yeltsin's own years are not the answer.
-        asked, term_of = times_relative_to_names(query_text, [t for texts in texts_of for t in texts])
+    own_term: set[tuple[int, int]] = set()  # sentences about the term a question asks after
     closed = [span for span in asked if span[0] > 0 and span[1] < _OPEN_END]
     as_written = {m.string[m.start("year"):m.end()] for m in _time_matches(question)} if asked else set()
     # When a sentence has the year as written, the words find it: a range that spans it
@@ -716,15 +745,14 @@ def compose(
     # ("Putin worked closely with … Bush" after "…in 2000" is about 2000 on).
     off_time: set[tuple[int, int]] = set()
     scored: list[tuple[float, int, int]] = []  # (score, hit index, position in hit)
-    for h, hit in enumerate(hits[: params.depth]):
+    for h, hit in enumerate(hits[:depth]):
         texts, overlaps = texts_of[h], overlaps_of[h]
         pairs = hit.sentence_pairs if hit.sentence_pairs is not None else [0.0] * len(texts)
         story_outside: bool | None = None  # whether the passage's last-named time is outside
         for p, (cos, ov, pair) in enumerate(zip(hit.sentence_scores, overlaps, pairs, strict=True)):
             spans = _spans(texts[p], question=False) if asked else []
             outside = _outside(asked, spans)  # None without a question's or a sentence's year
-            if term_of and any(re.search(rf"\b{re.escape(n)}\b", texts[p]) for n in term_of) and not _overlaps(
-                    asked, [(a, b) for a, b, _ in spans]):
+            if term_of and _about_own_term(texts[p], term_of, asked, spans):
                 # "During Yeltsin's second term…", "…the 1999 NATO intervention … opposed by
                 # Yeltsin": about his own time, no answer to who or what came after it.
                 outside = True
@@ -732,10 +760,14 @@ def compose(
             if outside is None and story_outside:
                 off_time.add((h, p))
             story_outside = story_outside if outside is None else outside
-            if len(texts[p].split()) < 2 or (of_time is not None and (h, p) not in of_time):
-                continue  # a lone heading or label is no answer
+            if len(texts[p].split()) < 2:  # a lone heading or label is no answer
+                continue
+            if of_time is not None and (h, p) not in of_time:  # not of the time after that
+                continue
             bonus = adjust.get(int(hit.sentence_rows[p]), 0.0) if adjust else 0.0
             value = float(cos) + params.overlap_weight * ov + params.phrase_weight * float(pair)
+            if of_time:  # "What came next?": the nearest time first
+                value -= params.year_weight * min(1.0, of_time[(h, p)] / _MAX_COVERING_SPAN)
             if count and not states_count(texts[p], amount):
                 value -= params.count_penalty
             if outside:

@@ -62,7 +62,8 @@ _PERSON = re.compile(r"\b(he|she|him|her|his|hers|himself|herself)\b", re.IGNORE
 _REFERENCE = re.compile(
     r"\b(he|she|him|her|his|hers|himself|herself|they|them|their|theirs|its|these|those|"
     r"the latter|the former|the same|such|else|former|latter|this one|that one|the other|"
-    r"in response|in return|in reaction|as a result|after that|before that|afterwards|at the time)\b",
+    r"(?:in response|in return|in reaction|as a result|at the time)(?!\s+(?:to|of|for|from|with)\b)|"
+    r"after that|before that|afterwards)\b",
     re.IGNORECASE,
 )
 _WHY = re.compile(r"\s*(and\s+|but\s+|so\s+)?(why|how come|for what reason)\b", re.IGNORECASE)
@@ -80,12 +81,14 @@ _ELLIPTICAL = re.compile(
 # "And after?", "What happened before that?", "What came next?": the time after (before) the last answer's.
 # ("What happened then?" is at that time, not after it; "And then?" is after.)
 _TIME_SHIFT = re.compile(
-    r"^\s*(?:(?:and|but|so)\s+)?(?:(?:what|who)\s+(?:happened|came|followed|was\s+there)\s+)?"
-    r"(?P<rel>before|after|next|afterwards)(?:\s+(?:that|this|it|him|her|them))?\s*\??\s*$"
-    r"|^\s*(?:and\s+|what\s+)?then\s*\??\s*$"
-    r"|^\s*(?:(?:and|but|so)\s+)?(?:what|who)\s+(?:followed|came\s+later)\s*\??\s*$",
+    r"^\s*(?:(?:and|but|so)\s+)?(?:(?:what|who)\s+(?:happened|came|followed|was\s+there|was)\s+)?"
+    r"(?P<rel>before|after|next|afterwards?|later|earlier)(?:\s+(?:that|this|it|him|her|them|then))?\s*\??\s*$"
+    r"|^\s*(?:and\s+|what\s+)?then(?:\s+what)?\s*\??\s*$"
+    r"|^\s*(?:(?:and|but|so)\s+)?(?:what|who)\s+(?:followed|came\s+later|(?P<rel2>preceded))"
+    r"(?:\s+(?:that|this|it|him|her|them))?\s*\??\s*$",
     re.IGNORECASE,
 )
+_BEFORE_WORDS = ("before", "earlier")
 _MORE = re.compile(r"\b(else|other|another|more|besides)\b", re.IGNORECASE)
 _DEMONSTRATIVE = re.compile(r"\b(this|that|these|those|it|there|then)\b", re.IGNORECASE)
 _FOLLOW_UP_START = re.compile(
@@ -136,6 +139,7 @@ class Turn:
             a weaker second sentence does not steer the next question.
         quoted: The sentences the answer quoted (a follow-up should bring new ones first).
         person: The person "he"/"she" referred to in this turn, carried to the next one.
+        frame: See below; ``times``: likewise.
     """
 
     question: str
@@ -146,6 +150,12 @@ class Turn:
     focus: str = ""
     quoted: list[str] = field(default_factory=list)
     person: str | None = None
+    #: The question whose frame an elliptical question kept ("What are the shared interests?"
+    #: for "And space?"), so that "And energy?" next keeps it too.
+    frame: str = ""
+    #: The time the answer was held to ("And after?": 2000–2014), for a next "And after?" when
+    #: the quoted sentences state no year of their own.
+    times: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass
@@ -192,8 +202,10 @@ class QueryPlan:
     #: after "What are the shared interests?" asks about shared interests.
     frame: str = ""
     #: The time "And after?" / "What happened before that?" asks about: after (before) the years
-    #: the last answer's sentences state (empty when they state none).
+    #: the last answer's sentences state (empty when they state none), and the sources of that
+    #: answer (the time after it is looked for in them first).
     times: tuple[tuple[int, int], ...] = ()
+    times_sources: frozenset[str] = frozenset()
 
 
 class Conversation:
@@ -708,7 +720,7 @@ def plan(
         return QueryPlan([(question, 1.0)], None, question, False, carried)
     shown = [w for w in context if w[0].isupper() or w[0].isdigit()][:4] or context[:4]
     understood = resolved + (f" (context: {', '.join(shown)})" if shown else "")
-    times, when = _shifted_times(question, last)
+    times, when, times_sources = _shifted_times(question, [last, *older])
     if when:  # "And before that? (before 1991)": the time the answer is held to
         understood += f" ({when})"
     result = QueryPlan([(resolved, 1.0), *history], understood, resolved, True, carried, repeated, p.repeat_penalty,
@@ -719,24 +731,31 @@ def plan(
                        said_new_terms=frozenset() if wants_new else _new_terms(resolved, last.understood_as),
                        wants_new=wants_new,
                        quoted_before=frozenset(q for t in [last, *older] for q in t.quoted),
-                       frame=last.understood_as if _ELLIPTICAL.match(question) and not new_subject else "",
-                       times=times)
+                       frame=(last.frame or last.understood_as) if _ELLIPTICAL.match(question) and not new_subject
+                       else "",
+                       times=times, times_sources=times_sources)
     return weigh(result, None)
 
 
-def _shifted_times(question: str, last: Turn) -> tuple[tuple[tuple[int, int], ...], str]:
-    """The times "And after?" or "What happened before that?" asks about, from the years the last
-    answer's sentences state ("Boris Yeltsin (1991–99)": after is 2000–2014, then any later
-    year; see :func:`qa.answer.time_after_or_before`), and how to show it ("after 1999")."""
+def _shifted_times(question: str, turns: list[Turn]) -> tuple[tuple[tuple[int, int], ...], str, frozenset[str]]:
+    """The times "And after?" or "What happened before that?" asks about (see
+    :func:`qa.answer.time_after_or_before`), from the years the latest of ``turns`` (most recent
+    first) that states any quoted, or the time that turn's own answer was held to: after "Boris
+    Yeltsin (1991–99)" 2000–2014, then any later year. Also how to show it ("after 1999") and
+    the sources of that turn."""
     m = _TIME_SHIFT.match(question)
-    said = " ".join(last.quoted) or last.focus
-    if not m or not said:
-        return (), ""
-    before = (m["rel"] or "").lower() == "before"
-    times = time_after_or_before(said, before)
-    if not times:
-        return (), ""
-    return times, f"before {times[0][1] + 1}" if before else f"after {times[0][0] - 1}"
+    if not m:
+        return (), "", frozenset()
+    before = bool(m["rel2"]) or (m["rel"] or "").lower() in _BEFORE_WORDS
+    for turn in turns:
+        times = time_after_or_before(turn.quoted, before)
+        if not times and turn.times:  # "And after?" twice: after the time the last one was about
+            first, last = turn.times[0]
+            times = time_after_or_before([f"{first}–{last}"], before)
+        if times:
+            shown = f"before {times[0][1] + 1}" if before else f"after {times[0][0] - 1}"
+            return times, shown, frozenset(turn.sources)
+    return (), "", frozenset()
 
 
 def _terms(text: str) -> frozenset[str]:

@@ -274,14 +274,14 @@ class Engine:
             hits = retrieve(index, queries, top_k, params)
         resolved = query_plan.resolved or question
         answer_params = AnswerParams.from_settings(s)
-        frame = query_plan.frame if query_plan.follow_up else ""
-        times = query_plan.times if query_plan.follow_up else ()
+        # What the follow-up keeps of the last turn: its frame ("And space?") and its time ("And after?").
+        follow = {"frame": query_plan.frame, "times": query_plan.times, "times_sources": query_plan.times_sources}
         adjust: dict[int, float] | None = None
         if query_plan.follow_up:
             # Sentence text by row for the passages an answer may quote from.
             sentences = {int(r): quote_text(index.sentence_text(int(r))) for h in hits for r in h.sentence_rows}
             adjust = {r: sentence_adjustment(query_plan, t) for r, t in sentences.items()}
-        answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params, adjust=adjust, frame=frame, times=times)
+        answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params, adjust=adjust, **follow)
         if adjust and len(answer.sentences) > 1:
             # A follow-up leads with what is new: a sentence a recent answer led with, quoted beside
             # a better new one, would come first (answers quote in reading order), so it goes.
@@ -290,22 +290,23 @@ class Engine:
             top = max(answer.sentences, key=lambda q: q.score)
             if top.text not in old_texts and any(q.text in old_texts for q in answer.sentences):
                 answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params,
-                                 adjust=adjust | {r: -1e3 for r in old}, frame=frame, times=times)
+                                 adjust=adjust | {r: -1e3 for r in old}, **follow)
             elif (reordered := lead_with_new(query_plan, hits, answer, sentences)) is not None:
                 # It would lead with what the last answer led with, beside something new: the new leads.
                 hits = reordered
                 answer = compose(index, question, resolved, hits, s.docs_dir.name, answer_params, adjust=adjust,
-                                 lead_first=True, frame=frame, times=times)
+                                 lead_first=True, **follow)
         if adjust and repeats_itself(query_plan, answer):
             # "What else…?" answered with what was already said: the best of what was not.
             fresh = compose(index, question, resolved, hits, s.docs_dir.name, answer_params,
                             adjust=adjust | {r: -1e3 for r, t in sentences.items() if t in query_plan.quoted_before},
-                            frame=frame, times=times)
+                            **follow)
             if fresh.answered and not repeats_itself(query_plan, fresh):
                 answer = fresh
-        if alone is not None and says_nothing_new(query_plan, answer):
-            # The history added nothing (the old answer again, or a decline): the question as asked.
-            plain = compose(index, question, resolved, alone[:top_k], s.docs_dir.name, answer_params, times=times)
+        # The history added nothing (the old answer again, or a decline): the question as asked —
+        # unless it asked for the time after the last answer, which the question alone cannot say.
+        if alone is not None and not query_plan.times and says_nothing_new(query_plan, answer):
+            plain = compose(index, question, resolved, alone[:top_k], s.docs_dir.name, answer_params)
             if answer.answered or plain.answered:
                 answer, query_plan = plain, as_asked(query_plan, question)
         answer.understood_as = query_plan.understood_as
@@ -316,5 +317,6 @@ class Engine:
             # The best of the quoted sentences carries the answer's names to the next turn.
             focus = max(answer.sentences, key=lambda q: q.score).text if answer.sentences else ""
             conversation.add(Turn(question, resolved, answer.answer, [c.source for c in answer.citations if c.cited],
-                                  focus=focus, quoted=[q.text for q in answer.sentences], person=query_plan.person))
+                                  focus=focus, quoted=[q.text for q in answer.sentences], person=query_plan.person,
+                                  frame=query_plan.frame, times=query_plan.times if answer.answered else ()))
         return answer
