@@ -176,6 +176,19 @@ def test_an_amount_is_no_vague_count():
     assert states_count("It cost two billion dollars.", amount=True) and states_count("It cost $5.", amount=True)
 
 
+@pytest.mark.parametrize(("sentence", "says_when"), [
+    ("…voting against a resolution … in February 2025.", True),
+    ("…on the war in Afghanistan following the 9/11 attacks.", True),
+    ("…under Russian president Boris Yeltsin (1991–99).", True),
+    ("Defense Secretary Pete Hegseth has also ordered the suspension of offensive cyber operations.", False),
+    ("It cost $1500.", False),
+])
+def test_a_sentence_that_says_when(sentence, says_when):
+    from qa.answer import states_time
+
+    assert states_time(sentence) is says_when
+
+
 def test_how_many_and_how_much_ask_for_a_count():
     from qa.answer import asks_count
 

@@ -158,6 +158,14 @@ DIALOGUES = {
         ("What came next?", "sanctions imposed since 2014"),  # the nearest later year
         ("And after that?", None),  # February 2025 is the article's last time
     ],
+    "when, and the documents give no time": [
+        ("What did Pete Hegseth order?", "suspension of offensive cyber operations"),
+        ("When?", None),  # the sentence says no time: "When?" is not answered by it
+    ],
+    "when: a date that is no year": [
+        ("Who did Putin work with on the war in Afghanistan?", "George W. Bush"),
+        ("When?", "following the 9/11 attacks"),
+    ],
     "and then, and then: a timeline": [
         ("What happened in 1991?", "dissolution of the Soviet Union in 1991"),
         ("And then?", "became President of Russia in 2000"),

@@ -422,6 +422,22 @@ _COUNT_WORDS = frozenset(
 #: banks?", not "How much did the sanctions cost?".
 _VAGUE_COUNT_WORDS = frozenset("several few many numerous".split())
 _AMOUNT_QUESTION = re.compile(r"\bhow\s+much\b", re.IGNORECASE)
+# "When?", "Since when?", "When was that?": a follow-up asking nothing but a time.
+_BARE_WHEN = re.compile(
+    r"^\s*(?:and\s+|but\s+|so\s+)?(?:since\s+|until\s+|till\s+)?when"
+    r"(?:\s+(?:was|is|were|did|does|do|had|has)\s+(?:that|this|it|they|he|she))?"
+    r"(?:\s+(?:happen|happened|start|started|begin|began|end|ended))?\s*\??\s*$",
+    re.IGNORECASE,
+)
+_MONTH_OR_DATE = re.compile(
+    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b"
+    r"|\b\d{1,2}/\d{1,2}\b"
+)
+
+
+def states_time(sentence: str) -> bool:
+    """Whether a sentence says when: a year, a decade, a range, a month or a date ("9/11")."""
+    return bool(_spans(sentence, question=False)) or _MONTH_OR_DATE.search(sentence) is not None
 
 
 _SENTENCE_END = re.compile(r"[.!?:;…][\"'’”)\]]*\s*$")
@@ -734,6 +750,8 @@ def compose(
     # "How many people died …?" is not answered by a sentence without a number in it.
     count = asks_count(question) or asks_count(query_text)
     amount = asks_amount(question) or asks_amount(query_text)
+    # "When?" after "What did Hegseth order?" is not answered by a sentence without a time.
+    when = _BARE_WHEN.match(question) is not None
     own_term: set[tuple[int, int]] = set()  # sentences about the term a question asks after
     closed = [span for span in asked if span[0] > 0 and span[1] < _OPEN_END]
     as_written = {m.string[m.start("year"):m.end()] for m in _time_matches(question)} if asked else set()
@@ -768,7 +786,7 @@ def compose(
             value = float(cos) + params.overlap_weight * ov + params.phrase_weight * float(pair)
             if of_time:  # "What came next?": the nearest time first
                 value -= params.year_weight * min(1.0, of_time[(h, p)] / _MAX_COVERING_SPAN)
-            if count and not states_count(texts[p], amount):
+            if (count and not states_count(texts[p], amount)) or (when and not states_time(texts[p])):
                 value -= params.count_penalty
             if outside:
                 value -= params.year_weight
@@ -804,6 +822,8 @@ def compose(
             seen_rows.add(row)
 
     if count and not any(states_count(texts_of[h][p], amount) for _, h, p in chosen):
+        return Answer(question, NOT_FOUND, False, citations, score=score)
+    if when and not any(states_time(texts_of[h][p]) for _, h, p in chosen):
         return Answer(question, NOT_FOUND, False, citations, score=score)
     # "What did Russia do in Georgia in 2008?" quoted from 1991 and 1803: about another time.
     if closed and not covered and all(c[1:] in off_time for c in chosen):
