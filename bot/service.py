@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 APOLOGY = "Sorry, something went wrong while answering that. The error has been logged."
 BUSY = "I'm answering a lot of questions right now — please try again in a minute."
 MAX_VOTES_KEPT = 100_000  # (message, user) pairs remembered to count one vote each
-HELP = "Ask me a question about the documents, for example: *Who is the US ambassador to Russia?*"
+HELP = ("Ask me a question about the documents, for example: *Who is the US ambassador to Russia?* "
+        "— or *What are the documents about?*")
 
 
 class Refusal(Exception):

@@ -204,3 +204,34 @@ def test_an_infobox_field_does_not_join_a_real_sentence(seed_engine):
     # Beside another field it may be the answer: both fields of the infobox are quoted.
     answer = seed_engine.ask("Who is the current US ambassador in Moscow?")
     assert "Lynne M. Tracy" in answer.answer
+
+
+@pytest.mark.parametrize("question", [
+    "What is this document about?", "What are these documents about?", "Summarize the article.",
+    "What do the documents cover?", "What can you tell me about?", "Give me an overview of the documents",
+])
+def test_what_the_documents_are_about_is_their_opening(seed_engine, question):
+    answer = seed_engine.ask(question)
+    assert answer.answered
+    # The article's lead paragraph, not its title or infobox lines, each sentence cited.
+    assert answer.answer.startswith("The United States and the Russia have had diplomatic relations")
+    assert "space exploration" in answer.answer and "Ambassador" not in answer.answer
+    assert _normalise_markers(answer.answer) == {1}
+    cited = answer.citations[0]
+    assert cited.cited and len(cited.highlights) == 3
+    assert all(cited.text[s:e] in answer.answer for s, e in cited.highlights)
+
+
+@pytest.mark.parametrize("question", [
+    "What do you know about Putin?",  # a topic: retrieval answers it
+    "Summarize the relationship between Russia and the United States.",
+    "What is the document's date?",
+])
+def test_a_question_about_a_topic_is_no_overview(question):
+    from qa.answer import is_overview
+
+    assert not is_overview(question)
+
+
+def _normalise_markers(text: str) -> set[int]:
+    return {int(m) for m in re.findall(r"\[(\d+)\]", text)}

@@ -105,3 +105,23 @@ def test_a_swap_during_status_is_not_missed(engine: Engine, monkeypatch):
     assert index is not loaded[0] and index.folder.name == engine.folder.current_name()
     assert "Zorblat" in reader.ask("Where was the Zorblat Treaty signed?").answer
 
+
+
+def test_an_overview_quotes_the_opening_of_each_document(corpus, embedder):
+    from .conftest import make_settings
+
+    docs = corpus / "source_docs"
+    for name, text in [("a.md", "# Apples\n\nApples grow on trees in temperate orchards.\n"),
+                       ("b.md", "# Boats\n\nBoats float because they displace water.\n"),
+                       ("c.md", "# Clocks\n\nClocks measure time with a regular oscillator.\n"),
+                       ("d.md", "# Dunes\n\nDunes are hills of sand shaped by the wind.\n")]:
+        (docs / name).write_text(text, "utf-8")
+    engine = Engine(make_settings(corpus, top_k=4))
+    engine.build()
+    answer = engine.ask("What are these documents about?")
+    assert answer.answered
+    # Five documents, four quoted (one sentence each, in path order), and a note says so.
+    assert answer.answer.startswith("Apples grow on trees in temperate orchards. [1] Boats float")
+    assert [c.source for c in answer.citations] == ["source_docs/a.md", "source_docs/b.md", "source_docs/c.md",
+                                                    "source_docs/d.md"]
+    assert answer.warnings == ["5 documents; the opening of 4 is quoted — ask about a topic"]

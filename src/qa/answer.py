@@ -9,6 +9,8 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 
+import numpy as np
+
 from qa.keyword import query_tokens, split_words, tokenize
 from qa.retrieval import Hit, span
 from qa.store import LoadedIndex
@@ -859,6 +861,83 @@ def compose(
         quoted.append(AnswerSentence(text, number[h], line, value))
         parts.append(f"{text} [{number[h]}]")
     return Answer(question, " ".join(parts), True, citations, quoted, score=score)
+
+
+# "What is this document about?", "What do the documents cover?", "Summarize the article",
+# "What can you tell me about?": about the documents themselves, which no passage answers.
+_DOCS = r"(?:documents?|docs?|articles?|texts?|files?|corpus|sources?|pages?)"
+_OVERVIEW = re.compile(
+    r"^\s*(?:(?:so|ok|okay|hi|hello|hey)[,!.]?\s+)?(?:"
+    rf"(?:what|which)\s+(?:is|are)\s+(?:this|these|the|those|your)\s+{_DOCS}\s+(?:about|on)"
+    rf"|(?:what|which)\s+(?:topics?|subjects?)\s+(?:do|does|are)\s+(?:the|these|this|your)\s+{_DOCS}\s+"
+    r"(?:cover|about|contain|discuss)"
+    rf"|what\s+(?:do|does)\s+(?:the|these|this|your)\s+{_DOCS}\s+(?:say|cover|contain|discuss)"
+    rf"|(?:summari[sz]e|give\s+(?:me\s+)?(?:a\s+|an\s+)?(?:summary|overview)\s+of)\s+(?:the|this|these|your)\s+{_DOCS}"
+    r"|what\s+can\s+(?:you|i)\s+(?:tell\s+me\s+about|ask(?:\s+you)?(?:\s+about)?)"
+    r"|what\s+do\s+you\s+know(?:\s+about)?"
+    r")\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+#: Sentences of a document looked at for its opening (titles and fields come first).
+_OPENING_REACH = 50
+
+
+def is_overview(question: str) -> bool:
+    """Whether a question asks what the documents are about ("What is this document about?")."""
+    return _OVERVIEW.match(question) is not None
+
+
+def overview(index: LoadedIndex, question: str, docs_label: str, limit: int) -> Answer:
+    """What the documents are about, in their own words: the opening sentences of the first
+    ``limit`` documents (their first real sentences, past titles and fields), each cited — up to
+    three of one document, one each of four documents or more.
+
+    Args:
+        index: The loaded index.
+        question: The question as asked.
+        docs_label: Name of the docs folder, prefixed to source paths.
+        limit: Sentences (and documents) quoted at most; a note says how many documents there
+            are when not all are quoted.
+
+    Returns:
+        The answer (declined for an index without a sentence to quote).
+    """
+    docs, first_chunks = np.unique(np.asarray(index.chunks["doc"]), return_index=True)
+    per_doc = max(1, min(3, limit // max(1, len(docs))))
+    citations: list[Citation] = []
+    quoted: list[AnswerSentence] = []
+    cited_row = -1
+    for doc, row in zip(docs.tolist(), first_chunks.tolist(), strict=True):
+        if len(citations) >= limit:
+            break
+        first_sentence = int(index.chunks[row]["first"])
+        reach = range(first_sentence, min(first_sentence + _OPENING_REACH, len(index.sentences)))
+        opening = [r for r in reach if int(index.sentences[r]["doc"]) == doc
+                   and len(index.sentence_text(r).split()) >= 4 and not _is_fragment(index.sentence_text(r))]
+        for sentence in opening[:per_doc]:
+            while int(index.chunks[row]["last"]) < sentence:  # the chunk that holds it
+                row += 1
+            chunk = index.chunks[row]
+            if row != cited_row:  # a sentence of another passage: its own source
+                cited_row = row
+                hit = Hit(row, 1.0, 0.0, 0.0, np.arange(int(chunk["first"]), int(chunk["last"]) + 1),
+                          np.zeros(int(chunk["last"]) - int(chunk["first"]) + 1))
+                citations.append(_citation(index, hit, len(citations) + 1, docs_label))
+            citation = citations[-1]
+            s_start = int(index.sentences[sentence]["start"]) - int(chunk["start"])
+            s_end = int(index.sentences[sentence]["end"]) - int(chunk["start"])
+            citation.highlights.append((s_start, s_end))
+            citation.cited = True
+            line = citation.start_line + citation.text.count("\n", 0, s_start)
+            quoted.append(AnswerSentence(quote_text(index.sentence_text(sentence)), citation.n, line, 1.0))
+    if not quoted:
+        return Answer(question, NOT_FOUND, False, citations)
+    text = " ".join(f"{q.text} [{q.n}]" for q in quoted)
+    # An overview is certain of what it quotes: each document's own opening.
+    answer = Answer(question, text, True, citations, quoted, score=1.0)
+    if (shown := len({c.source for c in citations})) < len(docs):
+        answer.warnings.append(f"{len(docs)} documents; the opening of {shown} is quoted — ask about a topic")
+    return answer
 
 
 def _overlap(q_idf: dict[str, float], token_sets: list[set[str]]) -> list[float]:

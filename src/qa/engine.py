@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa import documents, indexing, store
-from qa.answer import Answer, AnswerParams, absent_names, compose, evidence, quote_text
+from qa.answer import Answer, AnswerParams, absent_names, compose, evidence, is_overview, overview, quote_text
 from qa.conversation import (
     FUSION_DEPTH,
     Conversation,
@@ -253,6 +253,14 @@ class Engine:
         question, warnings = clean_question(question, s.max_question_chars)
         top_k = top_k or s.top_k
         index = self.index()
+        if is_overview(question):  # "What is this document about?": no passage says it
+            answer = overview(index, question, s.docs_dir.name, top_k)
+            answer.warnings = warnings + answer.warnings
+            if conversation is not None:
+                conversation.add(Turn(question, question, answer.answer, [c.source for c in answer.citations],
+                                      focus=answer.sentences[0].text if answer.sentences else "",
+                                      quoted=[q.text for q in answer.sentences]))
+            return answer
         query_plan = plan(question, conversation, rarity=rarity_of(index.keyword))
         texts = [text for text, _ in query_plan.queries]
         vectors = self.encode_queries(texts)
