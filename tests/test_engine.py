@@ -107,21 +107,23 @@ def test_a_swap_during_status_is_not_missed(engine: Engine, monkeypatch):
 
 
 
-def test_an_overview_quotes_the_opening_of_each_document(corpus, embedder):
+def test_an_overview_of_many_documents_lists_their_titles(corpus, embedder):
     from .conftest import make_settings
 
     docs = corpus / "source_docs"
     for name, text in [("a.md", "# Apples\n\nApples grow on trees in temperate orchards.\n"),
                        ("b.md", "# Boats\n\nBoats float because they displace water.\n"),
-                       ("c.md", "# Clocks\n\nClocks measure time with a regular oscillator.\n"),
+                       ("c.md", "Clocks measure time with a regular oscillator.\n"),  # no title
                        ("d.md", "# Dunes\n\nDunes are hills of sand shaped by the wind.\n")]:
         (docs / name).write_text(text, "utf-8")
     engine = Engine(make_settings(corpus, top_k=4))
     engine.build()
     answer = engine.ask("What are these documents about?")
     assert answer.answered
-    # Five documents, four quoted (one sentence each, in path order), and a note says so.
-    assert answer.answer.startswith("Apples grow on trees in temperate orchards. [1] Boats float")
+    # Five documents, four shown in path order: a title each, or the opening sentence without one.
+    assert answer.answer == ("Apples [1]\nBoats [2]\nClocks measure time with a regular oscillator. [3]\n"
+                             "Dunes [4]")
     assert [c.source for c in answer.citations] == ["source_docs/a.md", "source_docs/b.md", "source_docs/c.md",
                                                     "source_docs/d.md"]
-    assert answer.warnings == ["5 documents; the opening of 4 is quoted — ask about a topic"]
+    assert all(c.cited for c in answer.citations)
+    assert answer.warnings == ["5 documents; 4 are shown — ask about a topic"]

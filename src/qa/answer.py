@@ -888,9 +888,10 @@ def is_overview(question: str) -> bool:
 
 
 def overview(index: LoadedIndex, question: str, docs_label: str, limit: int) -> Answer:
-    """What the documents are about, in their own words: the opening sentences of the first
-    ``limit`` documents (their first real sentences, past titles and fields), each cited — up to
-    three of one document, one each of four documents or more.
+    """What the documents are about, in their own words, each cited: for up to three documents
+    their opening sentences (the first real ones, past titles and fields; up to three of one),
+    for more the titles of the first ``limit`` (the heading they open with, else their opening
+    sentence) — openings of many documents say "Good afternoon.", their titles what they are.
 
     Args:
         index: The loaded index.
@@ -904,12 +905,20 @@ def overview(index: LoadedIndex, question: str, docs_label: str, limit: int) -> 
     """
     docs, first_chunks = np.unique(np.asarray(index.chunks["doc"]), return_index=True)
     per_doc = max(1, min(3, limit // max(1, len(docs))))
+    by_title = len(docs) > 3
     citations: list[Citation] = []
     quoted: list[AnswerSentence] = []
     cited_row = -1
     for doc, row in zip(docs.tolist(), first_chunks.tolist(), strict=True):
         if len(citations) >= limit:
             break
+        title = index.sections[int(index.chunks[row]["section"])].split(" > ")[0].strip() if by_title else ""
+        if title:
+            hit = Hit(row, 1.0, 0.0, 0.0, np.zeros(0, dtype=np.int64), np.zeros(0))
+            citations.append(_citation(index, hit, len(citations) + 1, docs_label))
+            citations[-1].cited = True
+            quoted.append(AnswerSentence(title, citations[-1].n, citations[-1].start_line, 1.0))
+            continue
         first_sentence = int(index.chunks[row]["first"])
         reach = range(first_sentence, min(first_sentence + _OPENING_REACH, len(index.sentences)))
         opening = [r for r in reach if int(index.sentences[r]["doc"]) == doc
@@ -932,11 +941,12 @@ def overview(index: LoadedIndex, question: str, docs_label: str, limit: int) -> 
             quoted.append(AnswerSentence(quote_text(index.sentence_text(sentence)), citation.n, line, 1.0))
     if not quoted:
         return Answer(question, NOT_FOUND, False, citations)
-    text = " ".join(f"{q.text} [{q.n}]" for q in quoted)
+    # Titles are no sentences: one per line reads as the list it is.
+    text = ("\n" if by_title else " ").join(f"{q.text} [{q.n}]" for q in quoted)
     # An overview is certain of what it quotes: each document's own opening.
     answer = Answer(question, text, True, citations, quoted, score=1.0)
     if (shown := len({c.source for c in citations})) < len(docs):
-        answer.warnings.append(f"{len(docs)} documents; the opening of {shown} is quoted — ask about a topic")
+        answer.warnings.append(f"{len(docs)} documents; {shown} are shown — ask about a topic")
     return answer
 
 
