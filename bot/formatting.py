@@ -356,7 +356,9 @@ def answer_drafts(answer: Answer) -> list[Draft]:
         others = [c for c in answer.citations if c.n not in shown]
         heading = OTHER_SOURCES
     else:
-        drafts = [Draft(title=title, description=f"{NOT_FOUND_TEXT} The closest passages:", colour=NOT_FOUND_COLOUR)]
+        # No passage at all ("Thanks!" gets the engine's hint what to ask): its text alone.
+        description = f"{NOT_FOUND_TEXT} The closest passages:" if answer.citations else answer.answer
+        drafts = [Draft(title=title, description=description, colour=NOT_FOUND_COLOUR)]
         others = list(answer.citations)
         heading = CLOSEST_PASSAGES
     for citation in others:
@@ -453,7 +455,7 @@ def format_answer_text(answer: Answer) -> list[Reply]:
         intro = f"**{OTHER_SOURCES}**"
     else:
         others = list(answer.citations)
-        intro = f"{NOT_FOUND_TEXT} The closest passages:"
+        intro = f"{NOT_FOUND_TEXT} The closest passages:" if others else answer.answer
     for i, citation in enumerate(others):
         block = _quote(citation, source_label(citation), OTHER_EXCERPT_CHARS, room - len(intro) - 1)
         add(f"{intro}\n{block}" if i == 0 else block)  # the heading never ends a message alone

@@ -235,3 +235,24 @@ def test_a_question_about_a_topic_is_no_overview(question):
 
 def _normalise_markers(text: str) -> set[int]:
     return {int(m) for m in re.findall(r"\[(\d+)\]", text)}
+
+
+@pytest.mark.parametrize(("message", "small_talk"), [
+    ("Hello!", True), ("thanks", True), ("Thank you so much!", True), ("ok", True), ("Hi there", True),
+    ("Good morning, bot", True), ("How are you?", True),
+    ("Hello, who is the US ambassador?", False), ("Thanks. Who is Putin?", False), ("What is good?", False),
+])
+def test_greetings_and_thanks_are_no_questions(message, small_talk):
+    from qa.answer import is_small_talk
+
+    assert is_small_talk(message) is small_talk
+
+
+def test_thanks_gets_a_hint_what_to_ask(seed_engine):
+    from qa.answer import SMALL_TALK_REPLY
+    from qa.conversation import Conversation
+
+    conversation = Conversation()
+    answer = seed_engine.ask("Thanks!", conversation)
+    assert not answer.answered and answer.answer == SMALL_TALK_REPLY and not answer.citations
+    assert len(conversation) == 0  # nothing to resolve a follow-up with

@@ -863,6 +863,21 @@ def compose(
     return Answer(question, " ".join(parts), True, citations, quoted, score=score)
 
 
+# "Hello", "Thanks!", "ok": no question; the reply says what to ask instead of "not found".
+_SMALL_TALK = re.compile(
+    r"^\s*(?:hi|hello|hey|hiya|yo|greetings|good\s+(?:morning|afternoon|evening|day)|thanks?(?:\s+you)?"
+    r"(?:\s+(?:so|very)\s+much|\s+a\s+lot)?|thx|ty|cheers|ok(?:ay)?|cool|great|nice|perfect|got\s+it|bye|goodbye"
+    r"|see\s+you|how\s+are\s+you(?:\s+doing)?)(?:[\s,]+(?:bot|qa|there|again|everyone|all))?[\s!.?,:)]*$",
+    re.IGNORECASE,
+)
+SMALL_TALK_REPLY = "Ask me a question about the documents — for example “What are the documents about?”"
+
+
+def is_small_talk(question: str) -> bool:
+    """Whether a message is a greeting or a thanks, not a question ("Hello!", "Thanks a lot")."""
+    return _SMALL_TALK.match(question) is not None
+
+
 # "What is this document about?", "What do the documents cover?", "Summarize the article",
 # "What can you tell me about?": about the documents themselves, which no passage answers.
 _DOCS = r"(?:documents?|docs?|articles?|texts?|files?|corpus|sources?|pages?)"

@@ -15,7 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa import documents, indexing, store
-from qa.answer import Answer, AnswerParams, absent_names, compose, evidence, is_overview, overview, quote_text
+from qa.answer import (
+    SMALL_TALK_REPLY,
+    Answer,
+    AnswerParams,
+    absent_names,
+    compose,
+    evidence,
+    is_overview,
+    is_small_talk,
+    overview,
+    quote_text,
+)
 from qa.conversation import (
     FUSION_DEPTH,
     Conversation,
@@ -252,6 +263,8 @@ class Engine:
         s = self.settings
         question, warnings = clean_question(question, s.max_question_chars)
         top_k = top_k or s.top_k
+        if is_small_talk(question):  # "Thanks!": nothing to look up, and nothing to remember
+            return Answer(question, SMALL_TALK_REPLY, False, [], warnings=warnings)
         index = self.index()
         if is_overview(question):  # "What is this document about?": no passage says it
             answer = overview(index, question, s.docs_dir.name, top_k)

@@ -107,6 +107,14 @@ def test_not_found_says_so_and_lists_the_closest_passages():
     assert embed.colour == fmt.NOT_FOUND_COLOUR
 
 
+def test_a_decline_without_passages_says_the_engines_text():
+    a = Answer("Thanks!", "Ask me a question about the documents.", False, [])
+    embed = fmt.format_answer(a)[0].embeds[0]
+    assert embed.description == "Ask me a question about the documents."
+    assert not embed.fields
+    assert "Ask me a question about the documents." in fmt.format_answer_text(a)[0].content
+
+
 @pytest.mark.parametrize("hostile", [
     "@everyone look", "@here now", "<@&123>", "<@123456789012345678>", "<@!123456789012345678>",
     "<#123456789012345678>",

@@ -288,6 +288,24 @@ async def test_out_of_scope_questions_are_declined_with_the_closest_passages(dis
     assert embed.fields and embed.fields[0].name.startswith("[1] ")
 
 
+async def test_thanks_gets_a_hint_what_to_ask_not_a_decline(discord_seed):
+    from qa.answer import SMALL_TALK_REPLY
+
+    fake = discord_seed
+    await fake.say(f"{fake.mention()} Thanks a lot!")
+    embed = fake.sent()[0].embeds[0]
+    assert embed.description == SMALL_TALK_REPLY
+    assert not embed.fields  # no "closest passages" to a thank-you
+
+
+async def test_what_the_documents_are_about_is_answered_from_their_opening(discord_seed):
+    fake = discord_seed
+    await fake.say(f"{fake.mention()} What is this document about?")
+    embed = fake.sent()[0].embeds[0]
+    assert embed.description.startswith("The United States and the Russia have had diplomatic relations")
+    assert embed.fields and embed.fields[0].name.startswith("[1] ")
+
+
 async def test_dms_and_channels_follow_the_settings(make_discord, seed_engine):
     fake = await make_discord(seed_engine, answer_dms=False)
     member = fake.member(0)
