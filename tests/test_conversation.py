@@ -315,6 +315,19 @@ def test_memory_is_bounded_in_age():
     assert conversation.last.question == "new" and len(conversation) == 2
 
 
+@pytest.mark.parametrize(("question", "resolved"), [
+    ("What did he oppose?", "What did Yeltsin oppose?"),
+    ("What was his role?", "What was Yeltsin's role?"),
+    ("And her Russian counterpart?", "And Yeltsin's Russian counterpart?"),
+    ("Who did Bush meet with her?", "Who did Bush meet with Yeltsin?"),
+    ("Did Putin call her in 1999?", "Did Putin call Yeltsin in 1999?"),
+])
+def test_a_pronoun_becomes_the_persons_surname(question, resolved):
+    from qa.conversation import resolve
+
+    assert resolve(question, "Boris Yeltsin") == resolved
+
+
 def test_expired_turns_are_not_used_to_resolve():
     conversation = Conversation(max_age_s=60)
     conversation.add(_turn("Who led Russia in the 1990s?", "Russian president Boris Yeltsin", at=time.time() - 600))

@@ -455,8 +455,9 @@ def resolve(question: str, person: str | None, rarity: Callable[[list[str]], lis
         done = True
         word = m.group().lower()
         rest = question[m.end():]
-        # "her" is both object and possessive: before a noun ("her role") it is possessive.
-        if word == "her" and re.match(r"\s+[a-z]", rest) and not re.match(
+        # "her" is both object and possessive: before a noun ("her role", "her Russian
+        # counterpart") it is possessive.
+        if word == "her" and re.match(r"\s+[A-Za-z]", rest) and not re.match(
             r"\s+(in|on|at|to|for|from|with|by|about|as|after|before|during|and|or|do|did|say|said)\b", rest
         ):
             return possessive
