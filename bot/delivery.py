@@ -47,6 +47,10 @@ async def deliver(answer: Answer, first: Send, rest: Send, *, embeds: bool = Tru
     Returns:
         The messages sent.
     """
+    if not answer.citations and not answer.answered:
+        # "Thanks!": the engine's hint what to ask, as a notice — no sources to show or rate.
+        message = await say(first, answer.answer)
+        return [message] if message is not None else []
     replies = format_answer(answer) if embeds else format_answer_text(answer)
     messages: list[discord.Message] = []
     for i, reply in enumerate(replies):

@@ -356,8 +356,9 @@ def answer_drafts(answer: Answer) -> list[Draft]:
         others = [c for c in answer.citations if c.n not in shown]
         heading = OTHER_SOURCES
     else:
-        # No passage at all ("Thanks!" gets the engine's hint what to ask): its text alone.
-        description = f"{NOT_FOUND_TEXT} The closest passages:" if answer.citations else answer.answer
+        # No passage at all (an empty index): the engine's text alone.
+        description = f"{NOT_FOUND_TEXT} The closest passages:" if answer.citations else fit(
+            escape(answer.answer), DESCRIPTION_CHARS)
         drafts = [Draft(title=title, description=description, colour=NOT_FOUND_COLOUR)]
         others = list(answer.citations)
         heading = CLOSEST_PASSAGES
@@ -455,7 +456,7 @@ def format_answer_text(answer: Answer) -> list[Reply]:
         intro = f"**{OTHER_SOURCES}**"
     else:
         others = list(answer.citations)
-        intro = f"{NOT_FOUND_TEXT} The closest passages:" if others else answer.answer
+        intro = f"{NOT_FOUND_TEXT} The closest passages:" if others else notice(escape(answer.answer))
     for i, citation in enumerate(others):
         block = _quote(citation, source_label(citation), OTHER_EXCERPT_CHARS, room - len(intro) - 1)
         add(f"{intro}\n{block}" if i == 0 else block)  # the heading never ends a message alone

@@ -167,9 +167,12 @@ class QAService:
         """Keep the answer for the buttons and for replies to any of its messages."""
         self.answers.remember([m.id for m in messages], AnswerRecord(answer, key))
 
-    def turn_of(self, record: AnswerRecord) -> Turn:
-        """The conversation turn of a remembered answer (to continue it in another conversation)."""
+    def turn_of(self, record: AnswerRecord) -> Turn | None:
+        """The conversation turn of a remembered answer (to continue it in another conversation);
+        ``None`` for a reply without sources ("Thanks!" got a hint, nothing to continue from)."""
         a = record.answer
+        if not a.citations:
+            return None
         slot = self.conversations.peek(record.key)
         for turn in reversed(slot.conversation.turns if slot else []):
             if turn.answer == a.answer:

@@ -176,12 +176,27 @@ def test_an_amount_is_no_vague_count():
     assert states_count("It cost two billion dollars.", amount=True) and states_count("It cost $5.", amount=True)
 
 
+@pytest.mark.parametrize(("question", "bare"), [
+    ("When?", True), ("When??", True), ("Since when?", True), ("When was that?", True), ("and when did it start?", True),
+    ("When did Putin become president?", False), ("When in 2012?", False),
+])
+def test_a_question_asking_only_when(question, bare):
+    from qa.answer import _BARE_WHEN
+
+    assert bool(_BARE_WHEN.match(question)) is bare
+
+
 @pytest.mark.parametrize(("sentence", "says_when"), [
     ("…voting against a resolution … in February 2025.", True),
     ("…on the war in Afghanistan following the 9/11 attacks.", True),
     ("…under Russian president Boris Yeltsin (1991–99).", True),
     ("Defense Secretary Pete Hegseth has also ordered the suspension of offensive cyber operations.", False),
     ("It cost $1500.", False),
+    ("Theresa May met Putin.", False),  # a name, not a month
+    ("They worked 24/7.", False),
+    ("since March the talks stalled", True),
+    ("in the 18th century", True),
+    ("on Monday the envoys met", True),
 ])
 def test_a_sentence_that_says_when(sentence, says_when):
     from qa.answer import states_time

@@ -209,6 +209,7 @@ def test_an_infobox_field_does_not_join_a_real_sentence(seed_engine):
 @pytest.mark.parametrize("question", [
     "What is this document about?", "What are these documents about?", "Summarize the article.",
     "What do the documents cover?", "What can you tell me about?", "Give me an overview of the documents",
+    "What's this document about?", "Thanks, what is the document about?", "What can you tell me?",
 ])
 def test_what_the_documents_are_about_is_their_opening(seed_engine, question):
     answer = seed_engine.ask(question)
@@ -224,6 +225,7 @@ def test_what_the_documents_are_about_is_their_opening(seed_engine, question):
 
 @pytest.mark.parametrize("question", [
     "What do you know about Putin?",  # a topic: retrieval answers it
+    "What do the sources say?",  # after an answer: about those sources
     "Summarize the relationship between Russia and the United States.",
     "What is the document's date?",
 ])
@@ -239,8 +241,9 @@ def _normalise_markers(text: str) -> set[int]:
 
 @pytest.mark.parametrize(("message", "small_talk"), [
     ("Hello!", True), ("thanks", True), ("Thank you so much!", True), ("ok", True), ("Hi there", True),
-    ("Good morning, bot", True), ("How are you?", True),
+    ("Good morning, bot", True), ("How are you?", True), ("ok thanks", True), ("Great, thanks!", True),
     ("Hello, who is the US ambassador?", False), ("Thanks. Who is Putin?", False), ("What is good?", False),
+    ("OK who is Putin?", False), ("Nice?", False),  # "Nice?" may ask about the city
 ])
 def test_greetings_and_thanks_are_no_questions(message, small_talk):
     from qa.answer import is_small_talk

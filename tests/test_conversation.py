@@ -321,6 +321,8 @@ def test_memory_is_bounded_in_age():
     ("And her Russian counterpart?", "And Yeltsin's Russian counterpart?"),
     ("Who did Bush meet with her?", "Who did Bush meet with Yeltsin?"),
     ("Did Putin call her in 1999?", "Did Putin call Yeltsin in 1999?"),
+    ("Did they appoint her US ambassador?", "Did they appoint Yeltsin US ambassador?"),  # her: the object
+    ("Did Lavrov meet her In Moscow?", "Did Lavrov meet Yeltsin In Moscow?"),
 ])
 def test_a_pronoun_becomes_the_persons_surname(question, resolved):
     from qa.conversation import resolve

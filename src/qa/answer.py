@@ -428,17 +428,23 @@ _AMOUNT_QUESTION = re.compile(r"\bhow\s+much\b", re.IGNORECASE)
 _BARE_WHEN = re.compile(
     r"^\s*(?:and\s+|but\s+|so\s+)?(?:since\s+|until\s+|till\s+)?when"
     r"(?:\s+(?:was|is|were|did|does|do|had|has)\s+(?:that|this|it|they|he|she))?"
-    r"(?:\s+(?:happen|happened|start|started|begin|began|end|ended))?\s*\??\s*$",
+    r"(?:\s+(?:happen|happened|start|started|begin|began|end|ended))?[\s?!.]*$",
     re.IGNORECASE,
 )
+_MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _MONTH_OR_DATE = re.compile(
-    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b"
-    r"|\b\d{1,2}/\d{1,2}\b"
+    # A month with a day or after "in", "of", "since"… ("Theresa May" is no month), a date
+    # ("9/11", not "24/7" nor "1/2/3"), a century, a weekday.
+    rf"\b{_MONTHS}\s+\d|\b\d{{1,2}}\s+{_MONTHS}\b|\b(?:in|of|since|until|by|from|early|mid|late|last|next)\s+{_MONTHS}\b"
+    r"|(?<![\d/])(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])(?![\d/])"
+    r"|\b\d{1,2}(?:st|nd|rd|th)\s+century\b"
+    r"|\b(?:on\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
 )
 
 
 def states_time(sentence: str) -> bool:
-    """Whether a sentence says when: a year, a decade, a range, a month or a date ("9/11")."""
+    """Whether a sentence says when: a year, a decade, a range, a month with a day or a
+    preposition ("in February 2025", "since March"), a date ("9/11"), a century or a weekday."""
     return bool(_spans(sentence, question=False)) or _MONTH_OR_DATE.search(sentence) is not None
 
 
@@ -864,10 +870,16 @@ def compose(
 
 
 # "Hello", "Thanks!", "ok": no question; the reply says what to ask instead of "not found".
-_SMALL_TALK = re.compile(
-    r"^\s*(?:hi|hello|hey|hiya|yo|greetings|good\s+(?:morning|afternoon|evening|day)|thanks?(?:\s+you)?"
+_SMALL_TALK_WORD = (
+    r"(?:hi|hello|hey|hiya|yo|greetings|good\s+(?:morning|afternoon|evening|day)|thanks?(?:\s+you)?"
     r"(?:\s+(?:so|very)\s+much|\s+a\s+lot)?|thx|ty|cheers|ok(?:ay)?|cool|great|nice|perfect|got\s+it|bye|goodbye"
-    r"|see\s+you|how\s+are\s+you(?:\s+doing)?)(?:[\s,]+(?:bot|qa|there|again|everyone|all))?[\s!.?,:)]*$",
+    r"|see\s+you)"
+)
+_SMALL_TALK = re.compile(
+    # One or two of them ("ok thanks", "Great, thanks!"); a question mark only after "how are
+    # you": "Nice?" may ask about the city.
+    rf"^\s*(?:{_SMALL_TALK_WORD}(?:[\s,!.]+{_SMALL_TALK_WORD})?(?:[\s,]+(?:bot|qa|there|again|everyone|all))?"
+    r"[\s!.,:)]*|how\s+are\s+you(?:\s+doing)?(?:[\s,]+(?:bot|qa|today))?[\s?!.]*)$",
     re.IGNORECASE,
 )
 SMALL_TALK_REPLY = "Ask me a question about the documents — for example “What are the documents about?”"
@@ -882,18 +894,19 @@ def is_small_talk(question: str) -> bool:
 # "What can you tell me about?": about the documents themselves, which no passage answers.
 _DOCS = r"(?:documents?|docs?|articles?|texts?|files?|corpus|sources?|pages?)"
 _OVERVIEW = re.compile(
-    r"^\s*(?:(?:so|ok|okay|hi|hello|hey)[,!.]?\s+)?(?:"
-    rf"(?:what|which)\s+(?:is|are)\s+(?:this|these|the|those|your)\s+{_DOCS}\s+(?:about|on)"
+    r"^\s*(?:(?:so|ok|okay|hi|hello|hey|thanks|thank\s+you)[,!.]?\s+)?(?:"
+    rf"(?:what|which)(?:\s+is|\s+are|['’]s|['’]re)\s+(?:(?:this|these|the|those|your)\s+{_DOCS}|this|it\s+all)\s+(?:about|on)"
     rf"|(?:what|which)\s+(?:topics?|subjects?)\s+(?:do|does|are)\s+(?:the|these|this|your)\s+{_DOCS}\s+"
     r"(?:cover|about|contain|discuss)"
-    rf"|what\s+(?:do|does)\s+(?:the|these|this|your)\s+{_DOCS}\s+(?:say|cover|contain|discuss)"
+    rf"|what\s+(?:do|does)\s+(?:the|these|this|your)\s+{_DOCS}\s+(?:cover|contain|discuss)"
     rf"|(?:summari[sz]e|give\s+(?:me\s+)?(?:a\s+|an\s+)?(?:summary|overview)\s+of)\s+(?:the|this|these|your)\s+{_DOCS}"
-    r"|what\s+can\s+(?:you|i)\s+(?:tell\s+me\s+about|ask(?:\s+you)?(?:\s+about)?)"
+    r"|what\s+can\s+(?:you|i)\s+(?:tell\s+me(?:\s+about)?|ask(?:\s+you)?(?:\s+about)?)"
     r"|what\s+do\s+you\s+know(?:\s+about)?"
     r")\s*[?.!]*\s*$",
     re.IGNORECASE,
 )
-#: Sentences of a document looked at for its opening (titles and fields come first).
+#: Sentences of a document looked at for its opening (titles and fields come first); beyond
+#: them, its first line is quoted.
 _OPENING_REACH = 50
 
 
@@ -919,8 +932,8 @@ def overview(index: LoadedIndex, question: str, docs_label: str, limit: int) -> 
         The answer (declined for an index without a sentence to quote).
     """
     docs, first_chunks = np.unique(np.asarray(index.chunks["doc"]), return_index=True)
-    per_doc = max(1, min(3, limit // max(1, len(docs))))
     by_title = len(docs) > 3
+    per_doc = 1 if by_title else max(1, min(3, limit // max(1, len(docs))))
     citations: list[Citation] = []
     quoted: list[AnswerSentence] = []
     cited_row = -1
@@ -938,6 +951,8 @@ def overview(index: LoadedIndex, question: str, docs_label: str, limit: int) -> 
         reach = range(first_sentence, min(first_sentence + _OPENING_REACH, len(index.sentences)))
         opening = [r for r in reach if int(index.sentences[r]["doc"]) == doc
                    and len(index.sentence_text(r).split()) >= 4 and not _is_fragment(index.sentence_text(r))]
+        if not opening and first_sentence < len(index.sentences):  # all titles and fields: the first line
+            opening = [first_sentence]
         for sentence in opening[:per_doc]:
             while int(index.chunks[row]["last"]) < sentence:  # the chunk that holds it
                 row += 1
@@ -961,7 +976,8 @@ def overview(index: LoadedIndex, question: str, docs_label: str, limit: int) -> 
     # An overview is certain of what it quotes: each document's own opening.
     answer = Answer(question, text, True, citations, quoted, score=1.0)
     if (shown := len({c.source for c in citations})) < len(docs):
-        answer.warnings.append(f"{len(docs)} documents; {shown} are shown — ask about a topic")
+        answer.warnings.append(f"{len(docs)} documents; {shown} {'is' if shown == 1 else 'are'} shown — "
+                               "ask about a topic")
     return answer
 
 

@@ -455,11 +455,18 @@ def resolve(question: str, person: str | None, rarity: Callable[[list[str]], lis
         done = True
         word = m.group().lower()
         rest = question[m.end():]
-        # "her" is both object and possessive: before a noun ("her role", "her Russian
-        # counterpart") it is possessive.
-        if word == "her" and re.match(r"\s+[A-Za-z]", rest) and not re.match(
-            r"\s+(in|on|at|to|for|from|with|by|about|as|after|before|during|and|or|do|did|say|said)\b", rest
+        # "her" is both object and possessive: before a noun ("her role") it is possessive.
+        before = question[: m.start()]
+        if word == "her" and re.match(r"\s+[a-z]", rest) and not re.match(
+            r"\s+(in|on|at|to|for|from|with|by|about|as|after|before|during|and|or|do|did|say|said)\b", rest,
+            re.IGNORECASE,
         ):
+            return possessive
+        # Before a name ("her Russian counterpart") only where no verb can take her as its
+        # object: "Did they appoint her US ambassador?" is about her.
+        if word == "her" and re.match(r"\s+[A-Z]", rest) and (not before.strip() or re.search(
+                r"\b(and|or|of|about|with|for|to|from|by|is|was|are|were|what|who|where|when|in|on|at)\s*$",
+                before, re.IGNORECASE)):
             return possessive
         return forms[word]
 

@@ -254,8 +254,11 @@ class Engine:
             top_k: Sources to list (defaults to the settings).
 
         Returns:
-            The answer. ``answered`` is False when the documents do not contain it;
-            ``understood_as`` is set when earlier turns shaped the question.
+            The answer. ``answered`` is False when the documents do not contain it (the citations
+            are the closest passages), and for a greeting or a thanks (no citations, a hint what to
+            ask); "What is this document about?" quotes the documents' openings
+            (:func:`qa.answer.overview`); ``understood_as`` is set when earlier turns shaped the
+            question.
 
         Raises:
             UsageError: For an empty question.

@@ -293,9 +293,10 @@ async def test_thanks_gets_a_hint_what_to_ask_not_a_decline(discord_seed):
 
     fake = discord_seed
     await fake.say(f"{fake.mention()} Thanks a lot!")
-    embed = fake.sent()[0].embeds[0]
-    assert embed.description == SMALL_TALK_REPLY
-    assert not embed.fields  # no "closest passages" to a thank-you
+    [reply] = fake.sent()
+    # A notice: no "closest passages" to a thank-you, and no Sources or vote buttons under it.
+    assert reply.content == SMALL_TALK_REPLY
+    assert not reply.embeds and not fake.sent_payloads[-1].get("components")
 
 
 async def test_what_the_documents_are_about_is_answered_from_their_opening(discord_seed):
