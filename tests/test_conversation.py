@@ -158,9 +158,14 @@ DIALOGUES = {
         ("What came next?", "sanctions imposed since 2014"),  # the nearest later year
         ("And after that?", None),  # February 2025 is the article's last time
     ],
-    "when, and the documents give no time": [
+    "when: the time the passage gives before it": [
         ("What did Pete Hegseth order?", "suspension of offensive cyber operations"),
-        ("When?", None),  # the sentence says no time: "When?" is not answered by it
+        # The sentence says no time; the one before it in its passage does, and both are quoted.
+        ("When?", "in February 2025"),
+    ],
+    "when, and the documents give no time": [
+        ("Who is the US ambassador to Russia?", "Lynne M. Tracy"),
+        ("When?", None),  # neither the infobox line nor anything before it says when
     ],
     "when: a date that is no year": [
         ("Who did Putin work with on the war in Afghanistan?", "George W. Bush"),

@@ -424,6 +424,8 @@ _COUNT_WORDS = frozenset(
 #: banks?", not "How much did the sanctions cost?".
 _VAGUE_COUNT_WORDS = frozenset("several few many numerous".split())
 _AMOUNT_QUESTION = re.compile(r"\bhow\s+much\b", re.IGNORECASE)
+#: Sentences before a timeless one looked at for the time it follows (a bare "When?").
+_TIME_LOOKBACK = 2
 # "When?", "Since when?", "When was that?": a follow-up asking nothing but a time.
 _BARE_WHEN = re.compile(
     r"^\s*(?:and\s+|but\s+|so\s+)?(?:since\s+|until\s+|till\s+)?when"
@@ -440,6 +442,11 @@ _MONTH_OR_DATE = re.compile(
     r"|\b\d{1,2}(?:st|nd|rd|th)\s+century\b"
     r"|\b(?:on\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
 )
+
+
+def asks_only_when(question: str) -> bool:
+    """Whether a question asks nothing but a time: "When?", "Since when?", "When was that?"."""
+    return _BARE_WHEN.match(question) is not None
 
 
 def states_time(sentence: str) -> bool:
@@ -758,8 +765,8 @@ def compose(
     # "How many people died …?" is not answered by a sentence without a number in it.
     count = asks_count(question) or asks_count(query_text)
     amount = asks_amount(question) or asks_amount(query_text)
-    # "When?" after "What did Hegseth order?" is not answered by a sentence without a time.
-    when = _BARE_WHEN.match(question) is not None
+    # "When?" after "What did Hegseth order?" is not answered by a sentence without a time alone.
+    when = asks_only_when(question)
     own_term: set[tuple[int, int]] = set()  # sentences about the term a question asks after
     closed = [span for span in asked if span[0] > 0 and span[1] < _OPEN_END]
     as_written = {m.string[m.start("year"):m.end()] for m in _time_matches(question)} if asked else set()
@@ -794,7 +801,7 @@ def compose(
             value = float(cos) + params.overlap_weight * ov + params.phrase_weight * float(pair)
             if of_time:  # "What came next?": the nearest time first
                 value -= params.year_weight * min(1.0, of_time[(h, p)] / _MAX_COVERING_SPAN)
-            if (count and not states_count(texts[p], amount)) or (when and not states_time(texts[p])):
+            if count and not states_count(texts[p], amount):
                 value -= params.count_penalty
             if outside:
                 value -= params.year_weight
@@ -831,8 +838,15 @@ def compose(
 
     if count and not any(states_count(texts_of[h][p], amount) for _, h, p in chosen):
         return Answer(question, NOT_FOUND, False, citations, score=score)
-    if when and not any(states_time(texts_of[h][p]) for _, h, p in chosen):
-        return Answer(question, NOT_FOUND, False, citations, score=score)
+    if when and not states_time(texts_of[chosen[0][1]][chosen[0][2]]):
+        # "When?" after "What did Russia do in Syria?": the sentence it is about says no time,
+        # the one before it in its passage may ("Following Putin's re-election … in 2012, …" then
+        # "Deterioration continued with … the Syrian Civil War"): both are quoted, in that order.
+        _, h, p = chosen[0]
+        earlier = next((q for q in range(p - 1, max(p - 1 - _TIME_LOOKBACK, -1), -1) if states_time(texts_of[h][q])), None)
+        if earlier is None:
+            return Answer(question, NOT_FOUND, False, citations, score=score)
+        chosen = [(chosen[0][0], h, earlier), chosen[0]]
     # "What did Russia do in Georgia in 2008?" quoted from 1991 and 1803: about another time.
     if closed and not covered and all(c[1:] in off_time for c in chosen):
         return Answer(question, NOT_FOUND, False, citations, score=score)

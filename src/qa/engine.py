@@ -20,6 +20,7 @@ from qa.answer import (
     Answer,
     AnswerParams,
     absent_names,
+    asks_only_when,
     compose,
     evidence,
     is_overview,
@@ -301,7 +302,8 @@ class Engine:
         # What the follow-up keeps of the last turn: its frame ("And space?") and its time ("And after?").
         follow = {"frame": query_plan.frame, "times": query_plan.times, "times_sources": query_plan.times_sources}
         adjust: dict[int, float] | None = None
-        if query_plan.follow_up:
+        # "When?" is about what the last answer said: its sentence is no repeat to avoid.
+        if query_plan.follow_up and not asks_only_when(question):
             # Sentence text by row for the passages an answer may quote from.
             sentences = {int(r): quote_text(index.sentence_text(int(r))) for h in hits for r in h.sentence_rows}
             adjust = {r: sentence_adjustment(query_plan, t) for r, t in sentences.items()}
