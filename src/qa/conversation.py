@@ -828,9 +828,10 @@ def says_nothing_new(query_plan: QueryPlan, answer: Answer) -> bool:
 
 
 def repeats_itself(query_plan: QueryPlan, answer: Answer) -> bool:
-    """Whether a "what else" question would be answered with only sentences recent answers quoted."""
-    return (query_plan.wants_new and answer.answered and bool(answer.sentences)
-            and all(q.text in query_plan.quoted_before for q in answer.sentences))
+    """Whether a "what else" or "tell me more" question would be answered with a sentence recent
+    answers quoted (the engine then quotes the best of the rest, when that is answered)."""
+    return (query_plan.wants_new and answer.answered
+            and any(q.text in query_plan.quoted_before for q in answer.sentences))
 
 
 def is_said(query_plan: QueryPlan, sentence: str) -> bool:
