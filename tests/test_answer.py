@@ -176,6 +176,17 @@ def test_an_amount_is_no_vague_count():
     assert states_count("It cost two billion dollars.", amount=True) and states_count("It cost $5.", amount=True)
 
 
+@pytest.mark.parametrize(("question", "asks"), [
+    ("When did Putin become President of Russia?", True), ("In what year was the school formed?", True),
+    ("What century was it built in?", True), ("Since when have sanctions been imposed?", True),
+    ("What did Putin do in 2000?", False), ("Who succeeded Yeltsin?", False), ("Whenever he could?", False),
+])
+def test_a_question_asking_for_a_time(question, asks):
+    from qa.answer import asks_time
+
+    assert asks_time(question) is asks
+
+
 @pytest.mark.parametrize(("question", "bare"), [
     ("When?", True), ("When??", True), ("Since when?", True), ("When was that?", True), ("and when did it start?", True),
     ("When did Putin become president?", False), ("When in 2012?", False),

@@ -129,7 +129,8 @@ class AnswerParams:
     #: Passages whose sentences may be quoted.
     depth: int = 3
     #: Taken off the score of a sentence that states no quantity, for a "how many / how much"
-    #: question; when no quoted sentence states one, the question is declined.
+    #: question (when no quoted sentence states one, the question is declined), and of one that
+    #: states no time, for a "when / in what year" question (never declined for that).
     count_penalty: float = 0.2
     #: For a question about a time ("in 1995", "in the 1990s", "after 2012"): added to a sentence
     #: stating a span in it when no sentence has the year as written ("1991–99" for 1995), taken
@@ -442,6 +443,19 @@ _MONTH_OR_DATE = re.compile(
     r"|\b\d{1,2}(?:st|nd|rd|th)\s+century\b"
     r"|\b(?:on\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
 )
+
+
+# "When did …?", "In what year …?", "What century …?": a question whose answer is a time.
+_TIME_QUESTION = re.compile(
+    r"^\s*(?:and\s+|so\s+)?(?:when\b|since\s+when\b|(?:in|by|during|from|until)?\s*(?:what|which)\s+"
+    r"(?:year|years|decade|century|month|date|day|period|era)\b)",
+    re.IGNORECASE,
+)
+
+
+def asks_time(question: str) -> bool:
+    """Whether a question asks for a time ("When did …?", "In what year …?")."""
+    return _TIME_QUESTION.match(question) is not None
 
 
 def asks_only_when(question: str) -> bool:
@@ -767,6 +781,10 @@ def compose(
     amount = asks_amount(question) or asks_amount(query_text)
     # "When?" after "What did Hegseth order?" is not answered by a sentence without a time alone.
     when = asks_only_when(question)
+    # "When did Tesla …?": a sentence that says when is likelier the answer (SQuAD part a:
+    # answer_contains +0.0035 on the even half, +0.0022 on the held-out odd one). A bare "When?"
+    # keeps the sentence it is about, and finds its time before it (below).
+    timed = not when and asks_time(question)
     own_term: set[tuple[int, int]] = set()  # sentences about the term a question asks after
     closed = [span for span in asked if span[0] > 0 and span[1] < _OPEN_END]
     as_written = {m.string[m.start("year"):m.end()] for m in _time_matches(question)} if asked else set()
@@ -801,7 +819,7 @@ def compose(
             value = float(cos) + params.overlap_weight * ov + params.phrase_weight * float(pair)
             if of_time:  # "What came next?": the nearest time first
                 value -= params.year_weight * min(1.0, of_time[(h, p)] / _MAX_COVERING_SPAN)
-            if count and not states_count(texts[p], amount):
+            if (count and not states_count(texts[p], amount)) or (timed and not states_time(texts[p])):
                 value -= params.count_penalty
             if outside:
                 value -= params.year_weight

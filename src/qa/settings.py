@@ -102,7 +102,8 @@ class Settings:
     #: Best passages whose sentences may be quoted.
     answer_depth: int = 3
     #: A "how many / how much" question prefers sentences that state a quantity (this much is
-    #: taken off the others' score) and is declined when the answer would state none.
+    #: taken off the others' score) and is declined when the answer would state none; a "when /
+    #: in what year" question likewise prefers sentences that state a time (never declined for it).
     answer_count_penalty: float = 0.2
     #: A question about a time ("in 1995", "in the 1990s", "after 2012") prefers sentences stating
     #: a span that includes it ("Boris Yeltsin (1991–99)") by this much, demotes those stating only
