@@ -177,9 +177,7 @@ class QAService:
         for turn in reversed(slot.conversation.turns if slot else []):
             if turn.answer == a.answer:
                 return dataclasses.replace(turn)
-        focus = max(a.sentences, key=lambda s: s.score).text if a.sentences else ""
-        return Turn(a.question, a.question, a.answer, [c.source for c in a.citations if c.cited], focus=focus,
-                    quoted=[s.text for s in a.sentences])
+        return Turn.of(a)
 
     # -- buttons ----------------------------------------------------------------------------------
 

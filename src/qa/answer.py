@@ -617,7 +617,12 @@ def time_after_or_before(sentences: list[str], before: bool) -> tuple[tuple[int,
     stated = [(a, a if b == _OPEN_END else b) for text in sentences for a, b, _ in _spans(text, question=False)]
     if not stated:
         return ()
-    first, last = min(a for a, _ in stated), max(b for _, b in stated)
+    return times_around(min(a for a, _ in stated), max(b for _, b in stated), before)
+
+
+def times_around(first: int, last: int, before: bool) -> tuple[tuple[int, int], ...]:
+    """The windows :func:`time_after_or_before` gives for the time ``first``–``last``: the next
+    (last) :data:`_MAX_COVERING_SPAN` years, then any later (earlier) one."""
     return _next_or_last(first, last, before), ((0, first - 1) if before else (last + 1, _OPEN_END))
 
 
@@ -887,18 +892,21 @@ def compose(
     parts: list[str] = []
     quoted: list[AnswerSentence] = []
     for value, h, p in chosen:
-        row = int(hits[h].sentence_rows[p])
-        text = quote_text(index.sentence_text(row))
-        citation = citations[number[h] - 1]
-        citation.cited = True
-        start = span(index, hits[h])[0]
-        s_start = int(index.sentences[row]["start"]) - start
-        s_end = int(index.sentences[row]["end"]) - start
-        citation.highlights.append((s_start, s_end))
-        line = citation.start_line + citation.text.count("\n", 0, s_start)
-        quoted.append(AnswerSentence(text, number[h], line, value))
-        parts.append(f"{text} [{number[h]}]")
+        quoted.append(_quote(index, citations[number[h] - 1], span(index, hits[h])[0],
+                             int(hits[h].sentence_rows[p]), value))
+        parts.append(f"{quoted[-1].text} [{number[h]}]")
     return Answer(question, " ".join(parts), True, citations, quoted, score=score)
+
+
+def _quote(index: LoadedIndex, citation: Citation, passage_start: int, row: int, score: float) -> AnswerSentence:
+    """Quote sentence ``row`` from ``citation`` (whose text starts at ``passage_start`` in its
+    document): the citation is marked cited and the sentence highlighted in it."""
+    citation.cited = True
+    s_start = int(index.sentences[row]["start"]) - passage_start
+    s_end = int(index.sentences[row]["end"]) - passage_start
+    citation.highlights.append((s_start, s_end))
+    line = citation.start_line + citation.text.count("\n", 0, s_start)
+    return AnswerSentence(quote_text(index.sentence_text(row)), citation.n, line, score)
 
 
 # "Hello", "Thanks!", "ok": no question; the reply says what to ask instead of "not found".
@@ -994,13 +1002,7 @@ def overview(index: LoadedIndex, question: str, docs_label: str, limit: int) -> 
                 hit = Hit(row, 1.0, 0.0, 0.0, np.arange(int(chunk["first"]), int(chunk["last"]) + 1),
                           np.zeros(int(chunk["last"]) - int(chunk["first"]) + 1))
                 citations.append(_citation(index, hit, len(citations) + 1, docs_label))
-            citation = citations[-1]
-            s_start = int(index.sentences[sentence]["start"]) - int(chunk["start"])
-            s_end = int(index.sentences[sentence]["end"]) - int(chunk["start"])
-            citation.highlights.append((s_start, s_end))
-            citation.cited = True
-            line = citation.start_line + citation.text.count("\n", 0, s_start)
-            quoted.append(AnswerSentence(quote_text(index.sentence_text(sentence)), citation.n, line, 1.0))
+            quoted.append(_quote(index, citations[-1], int(chunk["start"]), sentence, 1.0))
     if not quoted:
         return Answer(question, NOT_FOUND, False, citations)
     # Titles are no sentences: one per line reads as the list it is.

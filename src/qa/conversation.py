@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from qa.answer import NOT_FOUND, time_after_or_before
+from qa.answer import NOT_FOUND, time_after_or_before, times_around
 from qa.keyword import tokenize
 
 if TYPE_CHECKING:
@@ -156,6 +156,16 @@ class Turn:
     #: The time the answer was held to ("And after?": 2000–2014), for a next "And after?" when
     #: the quoted sentences state no year of their own.
     times: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def of(cls, answer: Answer, understood_as: str | None = None, **context) -> Turn:
+        """The turn of an answer: its cited sources, its quoted sentences, and as focus the best
+        of them, which carries the answer's names to the next turn. ``understood_as`` defaults
+        to the question; ``context`` sets what the plan carries on (person, frame, times)."""
+        focus = max(answer.sentences, key=lambda q: q.score).text if answer.sentences else ""
+        return cls(answer.question, understood_as or answer.question, answer.answer,
+                   [c.source for c in answer.citations if c.cited], focus=focus,
+                   quoted=[q.text for q in answer.sentences], **context)
 
 
 @dataclass
@@ -758,8 +768,7 @@ def _shifted_times(question: str, turns: list[Turn]) -> tuple[tuple[tuple[int, i
     for turn in turns:
         times = time_after_or_before(turn.quoted, before)
         if not times and turn.times:  # "And after?" twice: after the time the last one was about
-            first, last = turn.times[0]
-            times = time_after_or_before([f"{first}–{last}"], before)
+            times = times_around(*turn.times[0], before)
         if times:
             shown = f"before {times[0][1] + 1}" if before else f"after {times[0][0] - 1}"
             return times, shown, frozenset(turn.sources)

@@ -274,9 +274,7 @@ class Engine:
             answer = overview(index, question, s.docs_dir.name, top_k)
             answer.warnings = warnings + answer.warnings
             if conversation is not None:
-                conversation.add(Turn(question, question, answer.answer, [c.source for c in answer.citations],
-                                      focus=answer.sentences[0].text if answer.sentences else "",
-                                      quoted=[q.text for q in answer.sentences]))
+                conversation.add(Turn.of(answer))
             return answer
         query_plan = plan(question, conversation, rarity=rarity_of(index.keyword))
         texts = [text for text, _ in query_plan.queries]
@@ -340,9 +338,7 @@ class Engine:
             warnings = warnings + ["the documents never mention " + " or ".join(f"“{name}”" for name in absent)]
         answer.warnings = warnings
         if conversation is not None:
-            # The best of the quoted sentences carries the answer's names to the next turn.
-            focus = max(answer.sentences, key=lambda q: q.score).text if answer.sentences else ""
-            conversation.add(Turn(question, resolved, answer.answer, [c.source for c in answer.citations if c.cited],
-                                  focus=focus, quoted=[q.text for q in answer.sentences], person=query_plan.person,
-                                  frame=query_plan.frame, times=query_plan.times if answer.answered else ()))
+            conversation.add(Turn.of(answer, resolved, person=query_plan.person, frame=query_plan.frame,
+                                     times=query_plan.times if answer.answered else ()))
         return answer
+
