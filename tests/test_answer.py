@@ -160,6 +160,10 @@ def test_a_sentence_that_spells_out_an_acronym_holds_it():
         ("It cost $1500.", True),  # a sum, not a year
         ("About 1500 soldiers died.", True),  # a year-like number before a plural noun counts
         ("In 1999 schools were closed.", False),  # unless "in" makes it a time
+        ("Both countries consider one another adversaries.", False),  # "one" a pronoun
+        ("Putin worked with Bush after the 9/11 attacks.", False),  # a date
+        ("On 24 February the war began.", False),
+        ("One of the three banks failed.", True),
     ],
 )
 def test_a_count_is_a_number_that_is_not_a_year(sentence, states):
@@ -174,6 +178,50 @@ def test_an_amount_is_no_vague_count():
     assert asks_amount("How much did it cost?") and not asks_amount("How many banks?")
     assert states_count("Several banks were sanctioned.") and not states_count("Several banks were sanctioned.", amount=True)
     assert states_count("It cost two billion dollars.", amount=True) and states_count("It cost $5.", amount=True)
+    # "the two countries" says who, not how much; it may answer "how many countries".
+    assert states_count("The two countries cooperated.") and not states_count("The two countries cooperated.", amount=True)
+
+
+@pytest.mark.parametrize(("question", "present"), [
+    ("How are relations today?", True), ("Today, how are relations?", True), ("Who is the current ambassador?", True),
+    ("What are relations like now?", True), ("What happened most recently?", True), ("Who is currently president?", True),
+    ("What did the World Today article say?", False),  # a name
+    ("What is now downtown Jacksonville?", False),  # a place by today's name
+    ("What is it now called?", False),
+    ("Which current type was Tesla in favor of?", False),  # an electric current
+    ("What happened in 1999?", False),
+])
+def test_a_question_about_now(question, present):
+    from qa.answer import asks_present
+
+    assert asks_present(question) is present
+
+
+@pytest.mark.parametrize(("text", "full"), [
+    ("Who was president in the 90s?", "Who was president in the 1990s?"),
+    ("in the late '80s", "in the late 1980s"),
+    ("the early-90s", "the early 1990s"),
+    ("in the 20s", "in the 2020s"),
+    ("in his 90s", "in his 90s"),  # an age
+    ("the Feb 2025 vote, Sept. 11", "the February 2025 vote, September 11"),
+    ("Mar is a word; the feb meeting", "Mar is a word; the feb meeting"),  # no number after it
+])
+def test_short_decades_and_months_are_read_in_full(text, full):
+    from qa.answer import _full_times, asked_years
+
+    assert _full_times(text) == full
+    assert asked_years(text) == asked_years(full)
+
+
+def test_the_latest_time_a_passage_states():
+    from qa.answer import _years_behind_latest
+
+    texts_of = [["Relations have existed since 1803.", "They were warm.", "It was in 1999."],
+                ["In February 2025 the US voted with Russia.", "Talks followed.", "A plan for 2040 exists."]]
+    behind = _years_behind_latest(texts_of, 2026)
+    # 2025 is the latest (2040 is after this year); "since 1803" counts from its start; a
+    # sentence stating nothing carries its passage's time.
+    assert behind == {(0, 0): 222, (0, 1): 222, (0, 2): 26}
 
 
 @pytest.mark.parametrize(("question", "asks"), [
@@ -291,16 +339,22 @@ def test_the_years_a_sentence_states(sentence, spans):
     ("Who came before Yeltsin and who came after Yeltsin?", [(1976, 1990), (2000, 2014)]),
     ("Who came after Bush?", []),  # no years beside the name
     ("Who succeeded him?", []),
+    # Only a start year: it tells the time before the person, not after.
+    ("Who was president before Putin?", [(1985, 1999)]),
+    ("Who came after Putin?", []),
+    ("Who came before Medvedev?", []),  # "became" too far from the year
 ])
 def test_a_time_after_or_before_a_persons_term(question, spans):
     from qa.answer import times_relative_to_names
 
     texts = ["Putin met Yeltsin.", "The relationship was warm under Russian president Boris Yeltsin (1991–99).",
              "Richard Nixon (1913–1994) was a man.", "Mikhail Gorbachev (born 1931) led.",
-             "Putin worked closely with George W. Bush."]
+             "Putin worked closely with George W. Bush.",
+             "After Vladimir Putin became President of Russia in 2000, he sought better relations.",
+             "Medvedev, whom few had heard of and who later became, after a long career in law and the civil service, president in 2008."]
     found, names = times_relative_to_names(question, texts)
     assert found == spans
-    assert names == ({"Yeltsin"} if spans else set())
+    assert names == ({"Putin" if "Putin" in question else "Yeltsin"} if spans else set())
 
 
 @pytest.mark.parametrize(("sentence", "about"), [

@@ -47,6 +47,21 @@ QUESTIONS = [
     # After a person's term ("Boris Yeltsin (1991–99)"): the sentences about Yeltsin are not it.
     ("Who succeeded Yeltsin?", "Vladimir Putin became President of Russia in 2000"),
     ("Who was Russia's president after Yeltsin?", "Vladimir Putin became President of Russia in 2000"),
+    # Before Putin's start ("became President of Russia in 2000"): Yeltsin's years.
+    ("Who was president before Putin?", "Boris Yeltsin (1991–99)"),
+    # "today": the latest times the article states, not its first sentence ("since 1803").
+    ("How are relations today?", "presidency of Joe Biden"),
+    ("What are relations like now?", "presidency of Joe Biden"),
+    ("Who is the current ambassador?", "Lynne M. Tracy"),  # a field that states no time
+    # A short decade, a month abbreviated, a frame word or question word misspelt.
+    ("Who was president in the 90s?", "Boris Yeltsin (1991–99)"),
+    ("What happened in Feb 2025?", "February 2025"),
+    ("what happend with crimea", "annexation of Crimea"),
+    ("wat happened with crimea", "annexation of Crimea"),
+    # "does the article mention", "Unrelated, but": the question's frame, no topic.
+    ("Unrelated, but which Defense Secretary does the article mention?", "Pete Hegseth"),
+    # Misspelt words are searched as the article writes them.
+    ("who was rusia's presidnet in the 90s", "Boris Yeltsin (1991–99)"),
 ]
 
 OUT_OF_SCOPE = [
@@ -67,6 +82,8 @@ OUT_OF_SCOPE = [
     "How many soldiers did Russia send to Syria?",
     # "several banks" is a count, not an amount.
     "How much did the sanctions cost Russia?",
+    # Nor are "one another", "the two countries" and "the 9/11 attacks".
+    "How much is annual trade between the US and Russia worth?",
     # "born" is not "Boris" misspelt (their stems, "born" and "bori", are one edit apart).
     "When was Boris Yeltsin born?",
     # Its words are the article's, but every sentence that would answer is about another time.

@@ -180,6 +180,19 @@ DIALOGUES = {
         ("What happened in 2022?", "Russian invasion of Ukraine in 2022"),
         ("And before that?", "re-election to the Russian presidency in 2012"),
     ],
+    "when did they start: the time of what the last answer said": [
+        ("What sanctions does the article mention?", "sanctions imposed since 2014"),
+        # Its own evidence is low; it asks about the last answer, whose sentence says when.
+        ("When did they start?", "sanctions imposed since 2014"),
+    ],
+    "why is that significant: no more than why": [
+        ("What did the US do at the UN in February 2025?", "voting against a resolution"),
+        ("Why is that significant?", "dramatic departure from the long-standing American position"),
+    ],
+    "his predecessor: the full name from the last answer": [
+        ("Did relations get worse under Putin?", "re-election to the Russian presidency in 2012"),
+        ("Who was president before him?", "Boris Yeltsin (1991–99)"),
+    ],
     "after a declined question": [
         ("What is the capital of France?", None),
         ("Who led Russia after the dissolution of the Soviet Union?", "Boris Yeltsin"),

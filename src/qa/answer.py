@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field, fields
+from datetime import date
 from functools import lru_cache
 
 import numpy as np
@@ -16,7 +17,9 @@ from qa.retrieval import Hit, span
 from qa.store import LoadedIndex
 
 # Question words bm25s's English stop list keeps; they are not what a question is about.
-_QUESTION_WORDS = frozenset("what did does do who whom whose which when where why how is are was were".split())
+# With the usual chat spellings ("wat", "whats"): no topic a document must use.
+_QUESTION_WORDS = frozenset("what did does do who whom whose which when where why how is are was were "
+                            "wat wot wut whats whos wht".split())
 NOT_FOUND = "The documents do not contain an answer to this question."
 _SPACES = re.compile(r"\s+")
 # A document's own reference marks, as pasted from Wikipedia and the like: "in 2023.[3]",
@@ -160,10 +163,13 @@ _CAPITALISED_RUN = re.compile(r"(?:[A-Z][\w'’-]*(?:\s+(?:of|the|and|for|on)\s+
 
 
 #: Words of a question's frame rather than its topic ("What happened …?", "What is X called?",
-#: "What does it stand for?"): a document need not use them to answer it.
+#: "What does it stand for?", "Which … does the article mention?", "How are relations today?"):
+#: a document need not use them to answer it.
 _GENERIC = ("happen happened happens happening occur occurred mean means meaning call called name named known "
             "describe described explain refer refers kind type example purpose reason role significance stand "
-            "stands main like else exactly tell please")
+            "stands main like else exactly tell please today now nowadays currently presently lately recent "
+            "recently latest article articles document documents text mention mentions mentioned unrelated come came "
+            "comes coming")
 
 
 @lru_cache(maxsize=1)
@@ -244,6 +250,17 @@ def _name_stems(question: str) -> set[str]:
     return {t for toks in tokenize(_capitalised(question)) for t in toks}
 
 
+_DECADE_TOKEN = re.compile(r"(?:1\d|20)\d0s")
+
+
+def _near_generic(token: str) -> bool:
+    """Whether a token is one edit from a frame word (:data:`_GENERIC`): "happend", "explan"."""
+    from rapidfuzz import distance, process
+
+    return len(token) >= 5 and process.extractOne(token, _generic_words(), scorer=distance.OSA.distance,
+                                                  score_cutoff=1) is not None
+
+
 def unknown_words(index: LoadedIndex, question: str, content: set[str], passages: list[str]) -> tuple[set[str], set[str]]:
     """The question's content words (stemmed) that no document uses, and those of them that are
     names (capitalised after the first word: "What did Obama do?").
@@ -254,7 +271,12 @@ def unknown_words(index: LoadedIndex, question: str, content: set[str], passages
     retrieved passages ("UN" for "United Nations") is not unknown.
     """
     vocab = index.keyword.vocab
-    unknown = sorted({t for t in content if t not in vocab} - _generic_words())[:_MAX_UNKNOWN]
+    # A decade is seldom written as such ("Boris Yeltsin (1991–99)" for "the 1990s"): the times
+    # rules judge it, not the words.
+    unknown = sorted({t for t in content if t not in vocab and not _DECADE_TOKEN.fullmatch(t)}
+                     - _generic_words())[:_MAX_UNKNOWN]
+    # "happend": a frame word misspelt is no topic either.
+    unknown = [t for t in unknown if not _near_generic(t)]
     written = _written_words(question)
     # "____": a blank to fill
     unknown = {t for t in unknown if t.strip("_") and not _misspelt(written.get(t, t), index)}
@@ -356,7 +378,7 @@ _MAX_UNKNOWN = 8
 
 def _misspelt(word: str, index: LoadedIndex) -> bool:
     """Whether a word (as written, lower-cased) that the documents never use is one they do use,
-    misspelt: one edit away (two from seven letters on), "Hollwood", "Maastrich", "Celeron" for
+    misspelt or a month abbreviated ("feb"): one edit away (two from seven letters on), "Hollwood", "Maastrich", "Celeron" for
     "Céloron". Words under four letters are too short to tell, and numbers are never misspelt
     ("2025" is not "2024"). Computed for questions the threshold alone would answer that hold an
     unknown word, and for the few names of a question no document uses (:func:`absent_names`).
@@ -370,6 +392,8 @@ def _misspelt(word: str, index: LoadedIndex) -> bool:
     from rapidfuzz.distance import OSA
 
     token = next(iter(tokenize([word], frozenset())[0]), "")
+    if (month := _MONTH_ABBREVIATIONS.get(word.rstrip("."))) is not None:  # "Feb" for "February"
+        return any(t in index.keyword.vocab for t in tokenize([month], frozenset())[0])
     if len(word) < 4 or not token or any(ch.isdigit() for ch in word):
         return False
     match = index.keyword.closest(token, _edits(token))
@@ -453,6 +477,48 @@ _TIME_QUESTION = re.compile(
 )
 
 
+# "How are relations today?", "Who is the current ambassador?": the latest time the documents
+# state, not a time of its own; the words themselves are no topic a document must use.
+# Not "what is now downtown Jacksonville" (a place by today's name), "Which current type" (an
+# electric one: "current" counts after "the", "its"…), nor "the World Today article" (a name).
+_PRESENT = re.compile(
+    r"(?<![A-Za-z])(?:[Tt]oday|[Nn]ow|[Nn]owadays|[Cc]urrently|[Pp]resently|[Ll]ately|these\s+days|at\s+present|"
+    r"at\s+the\s+moment|(?:the|its|their|his|her|our)\s+current|(?:most\s+)?recent(?:ly)?|latest)(?![A-Za-z])",
+)
+_NOT_PRESENT = re.compile(r"\b(?:what|which)\s+(?:is|are|was|were)\s+now\b|\bnow\s+(?:known|called|named)\b",
+                          re.IGNORECASE)
+
+
+def asks_present(question: str) -> bool:
+    """Whether a question asks about now ("today", "currently", "the latest") rather than a time
+    it names."""
+    found = [m for m in _PRESENT.finditer(_NOT_PRESENT.sub(lambda m: " " * len(m.group()), question))
+             if m.group()[0].islower() or not question[: m.start()].strip()]
+    return bool(found)
+
+
+def _years_behind_latest(texts_of: list[list[str]], this_year: int) -> dict[tuple[int, int], int]:
+    """For "How are relations today?": how many years the time a sentence is about lies before the
+    latest one the passages state (up to ``this_year``), by (hit, sentence) position. A sentence
+    is about the time it states, else the last one its passage stated (an open one, "since
+    1991", from its start: the news is what began last); one with none behind it is not behind.
+    Empty when no passage states a time."""
+    ends_of = [[[a if b == _OPEN_END else b for a, b, _ in _spans(text, question=False)] for text in texts]
+               for texts in texts_of]
+    latest = max((b for passage in ends_of for ends in passage for b in ends if b <= this_year), default=None)
+    if latest is None:
+        return {}
+    behind: dict[tuple[int, int], int] = {}
+    for h, passage in enumerate(ends_of):
+        current: int | None = None
+        for p, ends in enumerate(passage):
+            if ends:
+                current = 0 if any(b > this_year for b in ends) else latest - max(ends)
+            if current:
+                behind[(h, p)] = current
+    return behind
+
+
 def asks_time(question: str) -> bool:
     """Whether a question asks for a time ("When did …?", "In what year …?")."""
     return _TIME_QUESTION.match(question) is not None
@@ -477,6 +543,15 @@ def _is_fragment(text: str) -> bool:
     return _SENTENCE_END.search(text) is None
 
 
+def _is_title(text: str) -> bool:
+    """Whether a "sentence" is a title: a fragment of a few words, without a comma or a number
+    (a piece of a sentence cut at "O 2" or a quotation is none: "In the triplet form, O")."""
+    return _is_fragment(text) and len(text.split()) <= _TITLE_WORDS and not re.search(r"[,\d]", text)
+
+
+_TITLE_WORDS = 4
+
+
 # Years 1000–2099, not amounts ("$1500"), dates ("2001-09-11", "05/2015") nor parts of longer
 # numbers; "1990s" / "1990's" a decade, "1800s" a century; ranges "1991–99", "from 2000 to 2008",
 # "between 1995 and 2005", "2008–present".
@@ -499,7 +574,30 @@ _PARTS = {"early": (0, 3, 0, 33), "mid": (3, 6, 33, 66), "late": (6, 9, 66, 99)}
 def _time_matches(text: str) -> list[re.Match[str]]:
     """The times a text names (:data:`_SPAN`), "mid-1990s" read as "mid 1990s"; each match's
     ``string`` is that reading of the text."""
-    return list(_SPAN.finditer(_PART_HYPHEN.sub(r"\1 ", text)))
+    return list(_SPAN.finditer(_full_times(_PART_HYPHEN.sub(r"\1 ", text))))
+
+
+def _full_times(text: str) -> str:
+    """``text`` with short decades and month abbreviations before a number written out: "the
+    '90s" → "the 1990s", "Feb 2025" → "February 2025"."""
+    text = _SHORT_DECADE.sub(_full_decade, text)
+    return _SHORT_MONTH.sub(lambda m: _MONTH_ABBREVIATIONS[m.group(1).lower()].capitalize() + " ", text)
+
+
+# "the 90s", "the '90s", "in the late 80s": a decade of the last century (00s–20s of this one);
+# "in his 90s" is an age.
+_SHORT_DECADE = re.compile(r"(?<=\bthe\s)(?:(?P<part>early|mid|late)[\s-])?['’]?(?P<d>\d)0['’]?s\b", re.IGNORECASE)
+
+
+_MONTH_ABBREVIATIONS = {m[:3]: m for m in ("january february march april june july august september october "
+                                            "november december").split()} | {"sept": "september"}
+# "Feb 2025", "Sept. 11": a month; "Mar" or "Dec" alone may be anything.
+_SHORT_MONTH = re.compile(rf"\b({'|'.join(_MONTH_ABBREVIATIONS)})\b\.?\s+(?=\d)", re.IGNORECASE)
+
+
+def _full_decade(m: re.Match[str]) -> str:
+    century = 20 if int(m["d"]) <= 2 else 19
+    return f"{m['part'] + ' ' if m['part'] else ''}{century}{m['d']}0s"
 
 
 def _spans(text: str, question: bool) -> list[tuple[int, int, bool]]:
@@ -577,7 +675,8 @@ def times_relative_to_names(question: str, texts: list[str]) -> tuple[list[tuple
     :data:`_MAX_COVERING_SPAN` years) when a sentence says "Boris Yeltsin (1991–99)", "before
     Yeltsin" 1976–1990. Only a range of at most :data:`_MAX_COVERING_SPAN` years in parentheses
     right after the name counts (a term of office, not a lifetime, "Richard Nixon (1913–1994)",
-    nor a birth year, "(born 1931)"); without one, nothing.
+    nor a birth year, "(born 1931)"); for "before" a start also does ("Putin became President …
+    in 2000": 1985–1999); without one, nothing.
 
     Returns:
         The spans asked about, and the names whose terms gave them (a sentence naming one of them
@@ -595,8 +694,16 @@ def times_relative_to_names(question: str, texts: list[str]) -> tuple[list[tuple
         span = next((spans[0] for text in texts for t in term.finditer(text)
                      if len(spans := _closed_spans(t.group(1))) == 1
                      and spans[0][0] < spans[0][1] <= spans[0][0] + _MAX_COVERING_SPAN), None)
+        before = rel in _EARLIER
+        if span is None and before:
+            # Only a start: "After Vladimir Putin became President of Russia in 2000" still
+            # tells who came before him (an end would need the next one's start).
+            start = re.compile(rf"\b{re.escape(name)}\b[^.;]{{0,40}}?\b(?:became|was\s+elected|"
+                               rf"took\s+office|was\s+(?:sworn\s+in|inaugurated))\b[^.;]{{0,40}}?\bin\s+((?:1[5-9]|20)\d\d)\b")
+            year = next((int(m.group(1)) for text in texts for m in start.finditer(text)), None)
+            span = (year, year) if year is not None else None
         if span is not None:
-            found.append(_next_or_last(*span, before=rel in _EARLIER))
+            found.append(_next_or_last(*span, before=before))
             names.add(name)
     return list(dict.fromkeys(found)), names
 
@@ -681,11 +788,22 @@ def asks_amount(question: str) -> bool:
     return _AMOUNT_QUESTION.search(question) is not None
 
 
+# "considering one another adversaries", "no one", "one of the", "the one": no quantity.
+_ONE_AS_PRONOUN = re.compile(r"\bone\s+another\b|\b(?:no|the|this|that|any|every|each)\s+one\b|\bone\s+of\s+(?:the|its|his|her|their|our)\b",
+                             re.IGNORECASE)
+
+
+_THE_NUMBER = re.compile(rf"\b(?:the|these|those)\s+(?:{'|'.join(sorted(_COUNT_WORDS))})\b", re.IGNORECASE)
+
+
 def states_count(sentence: str, amount: bool = False) -> bool:
     """Whether a sentence states a quantity: a number that is not a year or an ordinal, or a
     number word ("four", "fifty thousand", "several"); with ``amount``, not a vague one
     ("several", "many": no answer to "how much")."""
-    rest = _NOT_A_COUNT.sub(" ", sentence)
+    # A date ("the 9/11 attacks", "on 24 February") is no quantity either.
+    rest = _NOT_A_COUNT.sub(" ", _MONTH_OR_DATE.sub(" ", _ONE_AS_PRONOUN.sub(" ", sentence)))
+    if amount:  # "the two countries" is who, not how much
+        rest = _THE_NUMBER.sub(" ", rest)
     words = _COUNT_WORDS - _VAGUE_COUNT_WORDS if amount else _COUNT_WORDS
     # Words split at hyphens: "twenty-five" is "twenty" and "five".
     return any(ch.isdigit() for ch in rest) or any(w.lower() in words for w in _LETTERS.findall(rest))
@@ -703,6 +821,7 @@ def compose(
     frame: str = "",
     times: tuple[tuple[int, int], ...] = (),
     times_sources: frozenset[str] = frozenset(),
+    about_last: bool = False,
 ) -> Answer:
     """Turn hits into an :class:`Answer`.
 
@@ -722,6 +841,9 @@ def compose(
         times: For "And after?" or "What happened before that?", the time it asks about
             (:func:`time_after_or_before` the last answer), when the question names none.
         times_sources: The sources of that answer: the time after it is looked for there first.
+        about_last: The question asks only when what the last answer said happened ("When did
+            they start?"): on topic whatever its own evidence; whether the passages say when
+            decides (a quoted sentence, or the one before it, must state a time).
 
     Returns:
         The answer; ``answered`` is False when the evidence is below the threshold (or below the
@@ -748,6 +870,9 @@ def compose(
     ]
     # Dense similarity undersells short questions about a name ("What did Pete Hegseth order?"):
     # when one sentence holds every content word (two or more) of the question, it is on topic.
+    # "the 90s", "Feb 2025" read as "the 1990s", "February 2025" for the words too (the times
+    # read them so: :func:`_time_matches`).
+    query_text = _full_times(query_text)
     content = _content_words(query_text)
     covered = _covered(content, tokens_of, query_text, texts_of)
     if not covered and frame and len(content - _generic_words()) == 1:
@@ -764,12 +889,17 @@ def compose(
     # "What happened after that?": the sentences of the time after the last answer's, whatever
     # their words (the last answer's own sentences share the most with the history); none, no answer.
     of_time = _of_time(texts_of, times) if times and not asked else None
+    # "How are relations today?": the sentences of the latest time first (not only them: "Who is
+    # the current ambassador?" is answered by a field that states no time).
+    behind = (_years_behind_latest(texts_of, date.today().year)
+              if params.year_weight and not asked and not times and asks_present(question) else {})
     if of_time and (same := {k: v for k, v in of_time.items() if citations[k[0]].source in times_sources}):
         of_time = same  # the same documents' timeline before any other's
     if of_time is not None:
         if not of_time:
             return Answer(question, NOT_FOUND, False, citations, score=score)
         covered = True
+    covered = covered or (about_last and asks_only_when(question))
     bar = params.threshold
     if not covered and params.threshold <= score < max(params.unknown_word_threshold, params.unknown_name_threshold):
         # Only a question the threshold alone would answer needs the (costlier) word check.
@@ -824,6 +954,8 @@ def compose(
             value = float(cos) + params.overlap_weight * ov + params.phrase_weight * float(pair)
             if of_time:  # "What came next?": the nearest time first
                 value -= params.year_weight * min(1.0, of_time[(h, p)] / _MAX_COVERING_SPAN)
+            elif (h, p) in behind:
+                value -= params.year_weight * min(1.0, behind[(h, p)] / _MAX_COVERING_SPAN)
             if (count and not states_count(texts[p], amount)) or (timed and not states_time(texts[p])):
                 value -= params.count_penalty
             if outside:
@@ -840,6 +972,13 @@ def compose(
     if not scored:
         return Answer(question, NOT_FOUND, False, citations, score=score)
     scored.sort(reverse=True)
+    if _is_title(texts_of[scored[0][1]][scored[0][2]]):
+        # A title ("Russian–American relations") leads only when no real sentence comes close.
+        near = next((c for c in scored[1:] if c[0] >= params.second_ratio * scored[0][0]
+                     and not _is_fragment(texts_of[c[1]][c[2]])), None)
+        if near is not None:
+            scored.remove(near)
+            scored.insert(0, near)
     best = scored[0][0]
     chosen = [scored[0]]
     seen_rows = {int(hits[scored[0][1]].sentence_rows[scored[0][2]])}

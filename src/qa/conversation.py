@@ -106,7 +106,9 @@ _STOP = frozenset(
     "all more most other such only own same too very just if else once here both each few much many "
     "again further while because until against between through up down out off above below s t don "
     "tell know give show explain please want need like get got one ones thing things way ok okay well "
-    "thanks thank hi hello happen happened happens happening occur occurred occurs".split()
+    "thanks thank hi hello happen happened happens happening occur occurred occurs "
+    # "Why is that significant?" asks no more than "Why?".
+    "significant significance important importance matter matters actually".split()
 )
 # Words before a name that make it a person's ("president Yeltsin").
 _TITLES = frozenset(
@@ -385,7 +387,13 @@ def _about(turn: Turn) -> str | None:
     answer = _said(turn)
     answer_names = [n for n in map(_without_title, entities(answer)) if n]
     asked_names = [n for n in map(_without_title, entities(turn.understood_as)) if n]
-    asked = [next((a for a in answer_names if n in a), n) for n in asked_names]
+    # The full form of a name asked by its surname, from any sentence of the answer: "Did
+    # relations get worse under Putin?" is about "Vladimir Putin" though the top sentence says
+    # "Putin's re-election".
+    quoted = "" if turn.answer.startswith(NOT_FOUND) else turn.answer
+    full_names = [n for n in map(_without_title, entities(quoted)) if len(n.split()) >= 2]
+    asked = [next((a for a in full_names if n in a.split()), None) or next((a for a in answer_names if n in a), n)
+             for n in asked_names]
     text = f"{turn.understood_as} {answer}"
     asked_people = [n for n in asked if _is_person(n, text)]
     new_people = [n for n in answer_names if n not in asked and _is_person(n, text)]

@@ -47,6 +47,7 @@ from qa.errors import CorruptIndexError, UsageError
 from qa.indexing import BuildReport
 from qa.retrieval import Query, RetrievalParams, retrieve
 from qa.settings import Settings
+from qa.spelling import correct
 
 logger = logging.getLogger(__name__)
 
@@ -276,6 +277,8 @@ class Engine:
             if conversation is not None:
                 conversation.add(Turn.of(answer))
             return answer
+        # Misspelt words as the documents write them: the dense side does not forgive a typo.
+        asked, question = question, correct(index, question)
         query_plan = plan(question, conversation, rarity=rarity_of(index.keyword))
         texts = [text for text, _ in query_plan.queries]
         vectors = self.encode_queries(texts)
@@ -298,7 +301,9 @@ class Engine:
         resolved = query_plan.resolved or question
         answer_params = AnswerParams.from_settings(s)
         # What the follow-up keeps of the last turn: its frame ("And space?") and its time ("And after?").
-        follow = {"frame": query_plan.frame, "times": query_plan.times, "times_sources": query_plan.times_sources}
+        follow = {"frame": query_plan.frame, "times": query_plan.times, "times_sources": query_plan.times_sources,
+                  # "When did they start?" after an answer: about what it said.
+                  "about_last": query_plan.follow_up and bool(query_plan.quoted_before)}
         adjust: dict[int, float] | None = None
         # "When?" is about what the last answer said: its sentence is no repeat to avoid.
         if query_plan.follow_up and not asks_only_when(question):
@@ -329,12 +334,16 @@ class Engine:
                 answer = fresh
         # The history added nothing (the old answer again, or a decline): the question as asked —
         # unless it asked for the time after the last answer, which the question alone cannot say.
-        if alone is not None and not query_plan.times and says_nothing_new(query_plan, answer):
+        # A "When?" quotes the last answer's sentence again, with its time: that is the answer.
+        if alone is not None and not query_plan.times and not asks_only_when(question) \
+                and says_nothing_new(query_plan, answer):
             plain = compose(index, question, resolved, alone[:top_k], s.docs_dir.name, answer_params)
             if answer.answered or plain.answered:
                 answer, query_plan = plain, as_asked(query_plan, question)
-        answer.understood_as = query_plan.understood_as
-        if absent := absent_names(index, hits, question):
+        # "Understood as" shows a corrected spelling too, as a search engine's "Showing results for".
+        answer.understood_as = query_plan.understood_as or (question if question != asked else None)
+        answer.question = asked
+        if absent := absent_names(index, hits, asked):
             warnings = warnings + ["the documents never mention " + " or ".join(f"“{name}”" for name in absent)]
         answer.warnings = warnings
         if conversation is not None:

@@ -32,6 +32,7 @@ from qa.answer import AnswerParams, compose, unknown_bar
 from qa.errors import UsageError
 from qa.retrieval import Query, RetrievalParams, retrieve
 from qa.settings import Settings
+from qa.spelling import correct
 
 logger = logging.getLogger(__name__)
 
@@ -238,9 +239,12 @@ class Asker:
         self._paths = [d.path for d in self.index.documents]
 
     def ask(self, question: str, vector: np.ndarray | None = None):
-        """Hits and answer for one question (``vector``: a precomputed query vector)."""
-        if vector is None:
-            vector = self.engine.encode_queries([question])[0]
+        """Hits and answer for one question (``vector``: a precomputed query vector, of the
+        question as asked: one with a misspelling is encoded again, corrected)."""
+        corrected = correct(self.index, question)
+        if vector is None or corrected != question:
+            vector = self.engine.encode_queries([corrected])[0]
+        question = corrected
         hits = retrieve(self.index, [Query(question, vector)], self.top_k, self.retrieval)
         return hits, compose(self.index, question, question, hits, self.label, self.answer)
 
@@ -459,11 +463,12 @@ def _calibrate_halves(squad, settings, limit, title_heading, progress, tmp, answ
                 for q, v in tqdm(list(zip(qs, vectors, strict=True)), disable=not progress, unit="q",
                                  desc=f"index {indexed}"):
                     hits, answer = asker.ask(q.text, v)
+                    text = answer.question  # as searched (spelling corrected)
                     # Answered whatever the evidence: the coverage rule of compose.
                     rule = replace(asker.answer, threshold=float("inf"))
-                    covered = compose(asker.index, q.text, q.text, hits, asker.label, rule).answered
+                    covered = compose(asker.index, text, text, hits, asker.label, rule).answered
                     # Declined whatever the evidence: the quantity rule ("how many …?").
                     no_bar = replace(asker.answer, threshold=float("-inf"), unknown_word_threshold=0.0,
                                      unknown_name_threshold=0.0)
-                    gated = bool(hits) and not compose(asker.index, q.text, q.text, hits, asker.label, no_bar).answered
-                    scores.append((answer.score, covered, unknown_bar(asker.index, q.text, hits, asker.answer), gated))
+                    gated = bool(hits) and not compose(asker.index, text, text, hits, asker.label, no_bar).answered
+                    scores.append((answer.score, covered, unknown_bar(asker.index, text, hits, asker.answer), gated))

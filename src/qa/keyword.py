@@ -89,6 +89,21 @@ def query_tokens(query: str, stopwords: str = DEFAULT_QUERY_STOPWORDS) -> tuple[
     return tuple(tokenize([query], query_stopwords(stopwords))[0])
 
 
+def nearest_word(word: str, by_length: dict[int, list[str]], max_distance: int) -> str | None:
+    """The word of ``by_length`` (words grouped by their length) nearest to ``word`` within
+    ``max_distance`` edits (optimal string alignment: two neighbours swapped are one edit), or
+    None; only the lengths within reach are compared (rapidfuzz)."""
+    from rapidfuzz import distance, process
+
+    best: tuple[str, float] | None = None
+    for length in range(len(word) - max_distance, len(word) + max_distance + 1):
+        words = by_length.get(length)
+        found = words and process.extractOne(word, words, scorer=distance.OSA.distance, score_cutoff=max_distance)
+        if found and (best is None or found[1] < best[1]):
+            best = (found[0], found[1])
+    return best[0] if best else None
+
+
 def split_words(text: str) -> list[str]:
     """The lower-cased words of a text as the index splits them, not stemmed: what a question or
     a document wrote ("boris", where the index holds "bori")."""
@@ -158,8 +173,6 @@ class KeywordIndex:
         edit is an inserted, deleted or replaced letter, or two neighbours swapped ("exlposion":
         optimal string alignment, the usual measure of typing errors). Only words of a length
         within reach are compared (rapidfuzz; a few ms for a vocabulary of 200,000 words)."""
-        from rapidfuzz import distance, process
-
         if self._by_length is None:
             with self._lock:
                 if self._by_length is None:
@@ -167,13 +180,7 @@ class KeywordIndex:
                     for word in self.vocab:
                         by_length.setdefault(len(word), []).append(word)
                     self._by_length = by_length
-        best: tuple[str, float] | None = None
-        for length in range(len(token) - max_distance, len(token) + max_distance + 1):
-            words = self._by_length.get(length)
-            found = words and process.extractOne(token, words, scorer=distance.OSA.distance, score_cutoff=max_distance)
-            if found and (best is None or found[1] < best[1]):
-                best = (found[0], found[1])
-        return best[0] if best else None
+        return nearest_word(token, self._by_length, max_distance)
 
     def written_forms(self, token: str, text_of_row: Callable[[int], str], rows: int = 3) -> set[str]:
         """How the documents write an indexed word: the lower-cased words of the first ``rows``

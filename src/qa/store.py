@@ -235,6 +235,22 @@ class LoadedIndex:
             raise CorruptIndexError(f"index at {self.folder} is corrupt: bm25 disagrees with the manifest")
         return keyword
 
+    @cached_property
+    def words(self) -> frozenset[str]:
+        """The documents' distinct words, lower-cased, as written (for :mod:`qa.spelling`): read
+        once from the texts, on the first question that needs them."""
+        from qa.keyword import split_words
+
+        return frozenset(split_words(bytes(self._texts).decode("utf-8", errors="replace")))
+
+    @cached_property
+    def words_by_length(self) -> dict[int, list[str]]:
+        """:attr:`words` grouped by length, sorted (a correction compares words of a length within reach)."""
+        by_length: dict[int, list[str]] = {}
+        for word in sorted(self.words):
+            by_length.setdefault(len(word), []).append(word)
+        return by_length
+
     def check(self) -> None:
         """Open every part once, so corruption shows up now rather than mid-question."""
         _ = self.documents, self.sections, self.faiss_index, self.keyword

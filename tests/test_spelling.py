@@ -1,0 +1,34 @@
+"""qa.spelling on the bundled article's real index: misspelt words written as the article writes them."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize(("question", "corrected"), [
+    ("who was rusia's presidnet in the 90s", "who was russia's president in the 90s"),  # two edits from 8 letters
+    ("Who is Yeltsn?", "Who is Yeltsin?"),  # a name keeps its capital
+    ("What did Yelstin oppose?", "What did Yeltsin oppose?"),  # two letters swapped: one edit
+    ("the untied nations vote", "the untied nations vote"),  # an English word: the user's own
+    ("Was the vicinity of Moscow calm?", "Was the vicinity of Moscow calm?"),
+    ("Who is Boris Yeltsin?", "Who is Boris Yeltsin?"),  # the article's words
+    ("the presidents of Russia", "the presidents of Russia"),  # its stem is the article's
+    ("Did Obama meet Putin?", "Did Obama meet Putin?"),  # nothing close: kept
+    ("wat happned", "wat happned"),  # under five letters; no close word
+    ("Is 2019 in it?", "Is 2019 in it?"),  # numbers are never misspelt
+])
+def test_misspelt_words_are_written_as_the_documents_write_them(seed_engine, question, corrected):
+    from qa.spelling import correct
+
+    assert correct(seed_engine.index(), question) == corrected
+
+
+def test_a_misspelt_question_is_answered_as_the_corrected_one(seed_engine):
+    right = seed_engine.ask("Who was Russia's president in the 1990s?")
+    typo = seed_engine.ask("who was rusia's presidnet in the 1990s")
+    assert typo.answered and "Boris Yeltsin" in typo.answer
+    assert typo.answer == right.answer
+    # The user sees what was searched, and their own question.
+    assert typo.understood_as == "who was russia's president in the 1990s"
+    assert typo.question == "who was rusia's presidnet in the 1990s"
+    assert right.understood_as is None
