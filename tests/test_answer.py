@@ -163,6 +163,10 @@ def test_a_sentence_that_spells_out_an_acronym_holds_it():
         ("Both countries consider one another adversaries.", False),  # "one" a pronoun
         ("Putin worked with Bush after the 9/11 attacks.", False),  # a date
         ("On 24 February the war began.", False),
+        ("In February 2025 the United States voted.", False),  # the year is no quantity
+        ("It began on February 24.", False),
+        ("On December 25, 1991 it ended.", False),
+        ("It cost 25 dollars on February 24.", True),
         ("One of the three banks failed.", True),
     ],
 )
@@ -190,6 +194,9 @@ def test_an_amount_is_no_vague_count():
     ("What is it now called?", False),
     ("Which current type was Tesla in favor of?", False),  # an electric current
     ("What happened in 1999?", False),
+    # Capitalised at the start of the question, not in a name.
+    ("The current president of Russia?", True), ("Latest news on sanctions?", True),
+    ("These days, how are relations?", True), ("At present, who leads?", True), ("What is The Current?", False),
 ])
 def test_a_question_about_now(question, present):
     from qa.answer import asks_present
@@ -414,3 +421,10 @@ def test_a_single_year_may_start_what_a_sentence_describes():
     # A year inside a range of the same sentence is bounded by it.
     assert _outside([(2005, 2005)], "After 1991, under Boris Yeltsin (1991–99), it was warm.") is True
     assert _outside([(2005, 2005)], "It has no year.") is None
+
+
+def test_a_date_written_short_says_when():
+    from qa.answer import states_time
+
+    assert states_time("It began on Feb 24.") and states_time("It began on February 24.")
+    assert not states_time("It began.")

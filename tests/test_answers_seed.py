@@ -89,6 +89,7 @@ OUT_OF_SCOPE = [
     # Its words are the article's, but every sentence that would answer is about another time.
     "What did Putin do in 1995?",
     "What did Russia do in Georgia in 2008?",  # "Georgia" is not "George" misspelt
+    "What did Comey say about Russia?",  # a name the article never uses, not a misspelt "come"
 ]
 
 

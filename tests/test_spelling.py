@@ -32,3 +32,20 @@ def test_a_misspelt_question_is_answered_as_the_corrected_one(seed_engine):
     assert typo.understood_as == "who was russia's president in the 1990s"
     assert typo.question == "who was rusia's presidnet in the 1990s"
     assert right.understood_as is None
+
+
+def test_words_are_whole_accented_ones_too():
+    from qa.spelling import _WORD
+
+    # "Céloron" is one word, not "C" and "loron" (which a document's "boron" was near).
+    assert _WORD.findall("Céloron COVID19 Russia's naïve") == ["Céloron", "Russia", "s", "naïve"]
+
+
+def test_a_long_question_of_unknown_words_looks_up_a_few(seed_engine):
+    from qa.spelling import MAX_LOOKUPS, correct
+
+    # Made-up words one edit from the article's ("rusia"): only the first MAX_LOOKUPS are looked up.
+    question = " ".join(["rusia"] * (MAX_LOOKUPS + 5))
+    corrected = correct(seed_engine.index(), question).split()
+    assert corrected[:MAX_LOOKUPS] == ["russia"] * MAX_LOOKUPS
+    assert corrected[MAX_LOOKUPS:] == ["rusia"] * 5

@@ -14,6 +14,7 @@ import numpy as np
 
 from qa.keyword import query_tokens, split_words, tokenize
 from qa.retrieval import Hit, span
+from qa.spelling import english_words
 from qa.store import LoadedIndex
 
 # Question words bm25s's English stop list keeps; they are not what a question is about.
@@ -275,9 +276,11 @@ def unknown_words(index: LoadedIndex, question: str, content: set[str], passages
     # rules judge it, not the words.
     unknown = sorted({t for t in content if t not in vocab and not _DECADE_TOKEN.fullmatch(t)}
                      - _generic_words())[:_MAX_UNKNOWN]
-    # "happend": a frame word misspelt is no topic either.
-    unknown = [t for t in unknown if not _near_generic(t)]
     written = _written_words(question)
+    # "happend": a frame word misspelt is no topic either (a name is none: "Comey" is no "come",
+    # nor an English word: "comet").
+    names = _name_stems(question)
+    unknown = [t for t in unknown if t in names or written.get(t, t) in english_words() or not _near_generic(t)]
     # "____": a blank to fill
     unknown = {t for t in unknown if t.strip("_") and not _misspelt(written.get(t, t), index)}
     if not unknown:
@@ -482,8 +485,9 @@ _TIME_QUESTION = re.compile(
 # Not "what is now downtown Jacksonville" (a place by today's name), "Which current type" (an
 # electric one: "current" counts after "the", "its"…), nor "the World Today article" (a name).
 _PRESENT = re.compile(
-    r"(?<![A-Za-z])(?:[Tt]oday|[Nn]ow|[Nn]owadays|[Cc]urrently|[Pp]resently|[Ll]ately|these\s+days|at\s+present|"
+    r"(?<![A-Za-z])(?:today|now|nowadays|currently|presently|lately|these\s+days|at\s+present|"
     r"at\s+the\s+moment|(?:the|its|their|his|her|our)\s+current|(?:most\s+)?recent(?:ly)?|latest)(?![A-Za-z])",
+    re.IGNORECASE,
 )
 _NOT_PRESENT = re.compile(r"\b(?:what|which)\s+(?:is|are|was|were)\s+now\b|\bnow\s+(?:known|called|named)\b",
                           re.IGNORECASE)
@@ -532,7 +536,7 @@ def asks_only_when(question: str) -> bool:
 def states_time(sentence: str) -> bool:
     """Whether a sentence says when: a year, a decade, a range, a month with a day or a
     preposition ("in February 2025", "since March"), a date ("9/11"), a century or a weekday."""
-    return bool(_spans(sentence, question=False)) or _MONTH_OR_DATE.search(sentence) is not None
+    return bool(_spans(sentence, question=False)) or _MONTH_OR_DATE.search(_full_times(sentence)) is not None
 
 
 _SENTENCE_END = re.compile(r"[.!?:;…][\"'’”)\]]*\s*$")
@@ -793,6 +797,11 @@ _ONE_AS_PRONOUN = re.compile(r"\bone\s+another\b|\b(?:no|the|this|that|any|every
                              re.IGNORECASE)
 
 
+# A day of a month or a month/day date, whole (a year after it is left to _NOT_A_COUNT).
+_A_DATE = re.compile(
+    rf"\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?!\d)|\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTHS}\b"
+    r"|(?<![\d/])(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])(?![\d/])"
+)
 _THE_NUMBER = re.compile(rf"\b(?:the|these|those)\s+(?:{'|'.join(sorted(_COUNT_WORDS))})\b", re.IGNORECASE)
 
 
@@ -800,8 +809,8 @@ def states_count(sentence: str, amount: bool = False) -> bool:
     """Whether a sentence states a quantity: a number that is not a year or an ordinal, or a
     number word ("four", "fifty thousand", "several"); with ``amount``, not a vague one
     ("several", "many": no answer to "how much")."""
-    # A date ("the 9/11 attacks", "on 24 February") is no quantity either.
-    rest = _NOT_A_COUNT.sub(" ", _MONTH_OR_DATE.sub(" ", _ONE_AS_PRONOUN.sub(" ", sentence)))
+    # A date ("the 9/11 attacks", "on 24 February", "February 24") is no quantity either.
+    rest = _NOT_A_COUNT.sub(" ", _A_DATE.sub(" ", _ONE_AS_PRONOUN.sub(" ", sentence)))
     if amount:  # "the two countries" is who, not how much
         rest = _THE_NUMBER.sub(" ", rest)
     words = _COUNT_WORDS - _VAGUE_COUNT_WORDS if amount else _COUNT_WORDS
@@ -856,6 +865,9 @@ def compose(
     if not hits:
         return Answer(question, NOT_FOUND, False, citations, score=score)
 
+    # "the 90s", "Feb 2025" read as "the 1990s", "February 2025" for the words too (the times
+    # read them so: :func:`_time_matches`).
+    query_text = _full_times(query_text)
     q_tokens = list(dict.fromkeys(query_tokens(query_text)))
     q_idf = dict(zip(q_tokens, index.keyword.idf(q_tokens), strict=True))
     # "What came next?" ranks by the last answer's words: the next time may be in any listed source.
@@ -870,9 +882,6 @@ def compose(
     ]
     # Dense similarity undersells short questions about a name ("What did Pete Hegseth order?"):
     # when one sentence holds every content word (two or more) of the question, it is on topic.
-    # "the 90s", "Feb 2025" read as "the 1990s", "February 2025" for the words too (the times
-    # read them so: :func:`_time_matches`).
-    query_text = _full_times(query_text)
     content = _content_words(query_text)
     covered = _covered(content, tokens_of, query_text, texts_of)
     if not covered and frame and len(content - _generic_words()) == 1:

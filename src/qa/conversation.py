@@ -387,12 +387,14 @@ def _about(turn: Turn) -> str | None:
     answer = _said(turn)
     answer_names = [n for n in map(_without_title, entities(answer)) if n]
     asked_names = [n for n in map(_without_title, entities(turn.understood_as)) if n]
-    # The full form of a name asked by its surname, from any sentence of the answer: "Did
-    # relations get worse under Putin?" is about "Vladimir Putin" though the top sentence says
-    # "Putin's re-election".
+    # The full form of a name asked by its surname: from the top sentence, else from any sentence
+    # of the answer ("Did relations get worse under Putin?" is about "Vladimir Putin" though the
+    # top sentence says "Putin's re-election").
     quoted = "" if turn.answer.startswith(NOT_FOUND) else turn.answer
     full_names = [n for n in map(_without_title, entities(quoted)) if len(n.split()) >= 2]
-    asked = [next((a for a in full_names if n in a.split()), None) or next((a for a in answer_names if n in a), n)
+    asked = [next((a for a in answer_names if n in a.split() and len(a.split()) >= 2), None)
+             or next((a for a in full_names if n in a.split()), None)
+             or next((a for a in answer_names if n in a), n)
              for n in asked_names]
     text = f"{turn.understood_as} {answer}"
     asked_people = [n for n in asked if _is_person(n, text)]

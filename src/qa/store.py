@@ -29,6 +29,7 @@ import logging
 import mmap
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -156,6 +157,8 @@ class LoadedIndex:
     def __init__(self, folder: Path, hnsw_ef_search: int = 0) -> None:
         self.folder = folder
         self.hnsw_ef_search = hnsw_ef_search
+        self._words: tuple[frozenset[str], dict[int, list[str]]] | None = None
+        self._words_lock = threading.Lock()
         try:
             self.manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
         except (OSError, ValueError) as exc:
@@ -235,21 +238,32 @@ class LoadedIndex:
             raise CorruptIndexError(f"index at {self.folder} is corrupt: bm25 disagrees with the manifest")
         return keyword
 
-    @cached_property
+    @property
     def words(self) -> frozenset[str]:
         """The documents' distinct words, lower-cased, as written (for :mod:`qa.spelling`): read
-        once from the texts, on the first question that needs them."""
-        from qa.keyword import split_words
+        once from the texts, document by document, on the first question that needs them."""
+        return self._vocabulary()[0]
 
-        return frozenset(split_words(bytes(self._texts).decode("utf-8", errors="replace")))
-
-    @cached_property
+    @property
     def words_by_length(self) -> dict[int, list[str]]:
         """:attr:`words` grouped by length, sorted (a correction compares words of a length within reach)."""
-        by_length: dict[int, list[str]] = {}
-        for word in sorted(self.words):
-            by_length.setdefault(len(word), []).append(word)
-        return by_length
+        return self._vocabulary()[1]
+
+    def _vocabulary(self) -> tuple[frozenset[str], dict[int, list[str]]]:
+        if self._words is None:
+            with self._words_lock:  # the bot's threads: one build, the others wait for it
+                if self._words is None:
+                    from qa.keyword import split_words
+
+                    words: set[str] = set()
+                    for doc in range(len(self.documents)):
+                        start, end = self.documents[doc].text_bytes
+                        words.update(split_words(bytes(self._texts[start:end]).decode("utf-8", errors="replace")))
+                    by_length: dict[int, list[str]] = {}
+                    for word in sorted(words):
+                        by_length.setdefault(len(word), []).append(word)
+                    self._words = (frozenset(words), by_length)
+        return self._words
 
     def check(self) -> None:
         """Open every part once, so corruption shows up now rather than mid-question."""
