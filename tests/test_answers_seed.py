@@ -62,6 +62,10 @@ QUESTIONS = [
     ("Unrelated, but which Defense Secretary does the article mention?", "Pete Hegseth"),
     # Misspelt words are searched as the article writes them.
     ("who was rusia's presidnet in the 90s", "Boris Yeltsin (1991–99)"),
+    # A keyword search: the query stands as written in a sentence, whatever its cosine.
+    ("9/11", "following the 9/11 attacks"),
+    ("state-owned banks", "several state-owned banks"),
+    ("Titovian flavour", "Titovian flavour of independence"),
 ]
 
 OUT_OF_SCOPE = [
@@ -90,6 +94,8 @@ OUT_OF_SCOPE = [
     "What did Putin do in 1995?",
     "What did Russia do in Georgia in 2008?",  # "Georgia" is not "George" misspelt
     "What did Comey say about Russia?",  # a name the article never uses, not a misspelt "come"
+    "start treaty",  # keywords the article does not hold together
+    "what is it",  # stands in sentences, but asks nothing of its own
 ]
 
 

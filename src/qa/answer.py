@@ -218,6 +218,23 @@ def _covered(content: set[str], tokens_of: list[list[set[str]]], question: str =
     return False
 
 
+def _verbatim(question: str, texts_of: list[list[str]]) -> bool:
+    """Whether a short query stands as written in one retrieved sentence ("9/11", "state-owned
+    banks", "Titovian flavour"): a keyword search, on topic whatever its cosine. It needs a
+    content word or a number of its own ("what is it" is in many sentences)."""
+    query = " ".join(question.strip(" \t?!.").lower().split())
+    if len(query) < 3 or len(query.split()) > _VERBATIM_WORDS:
+        return False
+    if not (_content_words(query) - _generic_words()) and not any(ch.isdigit() for ch in query):
+        return False
+    pattern = re.compile(rf"(?<!\w){re.escape(query)}(?!\w)")
+    return any(pattern.search(" ".join(text.lower().split())) for texts in texts_of for text in texts)
+
+
+#: Longest query :func:`_verbatim` reads as a keyword search.
+_VERBATIM_WORDS = 4
+
+
 #: Longest stated span that answers a question about a time it overlaps: a term of office
 #: ("Boris Yeltsin (1991–99)") does, a lifetime ("Richard Nixon (1913–1994)") does not.
 _MAX_COVERING_SPAN = 15
@@ -883,7 +900,9 @@ def compose(
     # Dense similarity undersells short questions about a name ("What did Pete Hegseth order?"):
     # when one sentence holds every content word (two or more) of the question, it is on topic.
     content = _content_words(query_text)
-    covered = _covered(content, tokens_of, query_text, texts_of)
+    # A keyword search ("9/11", "state-owned banks") is on topic where it stands as written; not
+    # "And space?", whose topic is the last question's too (below).
+    covered = _covered(content, tokens_of, query_text, texts_of) or (not frame and _verbatim(question, texts_of))
     if not covered and frame and len(content - _generic_words()) == 1:
         # "And space?" after "What are the shared interests?": one sentence holding "space" and
         # "shared interests" is on topic, where "space" alone could be anything.
