@@ -181,6 +181,14 @@ async def test_conversations_are_per_user_in_a_shared_channel(discord_seed):
     assert "Yeltsin" in answer.embeds[0].footer.text
 
 
+async def test_a_misspelt_question_is_answered_and_shows_how_it_was_read(discord_seed):
+    fake = discord_seed
+    await fake.say(f"{fake.mention()} who was rusia's presidnet in the 1990s")
+    [answer] = fake.sent()
+    assert "Boris Yeltsin" in answer.embeds[0].description
+    assert "Understood as: who was russia's president in the 1990s" in answer.embeds[0].footer.text
+
+
 async def test_an_everyone_passage_and_question_ping_nobody(make_discord, special_engine):
     fake = await make_discord(special_engine)
     await fake.say(f"{fake.mention()} @everyone <@&123> who are the moderators of the harbour channel?")
