@@ -38,7 +38,8 @@ def correct(index: LoadedIndex, question: str) -> str:
     replaced, or two neighbours swapped), with a capital first letter kept: "rusia's presidnet" → "russia's
     president", "Yeltsn" → "Yeltsin". A word whose stem the documents use is kept ("presidents"),
     as are English words ("vicinity" is not "divinity" misspelt), short words, numbers and words
-    with no close match.
+    with no close match. A lower-case word no document word is near becomes the English word one
+    edit away, if there is one ("happend" → "happened").
 
     Args:
         index: The loaded index (its words are read once per index, on the first question that
@@ -67,6 +68,11 @@ def correct(index: LoadedIndex, question: str) -> str:
         if lookups > MAX_LOOKUPS:
             break
         fixed = nearest_word(lower, index.words_by_length, 2 if len(lower) >= TWO_EDITS_FROM else 1)
+        if fixed is None and not word[0].isupper():
+            # No word of the documents is near: the English word one edit away, if any, still
+            # reads better to the encoder ("happend" → "happened"); a name is left alone.
+            fixed = _english().correction(lower)
+            fixed = fixed if fixed and fixed != lower and not _british(lower, fixed) else None
         if fixed is None:
             continue
         if word[0].isupper():
@@ -78,17 +84,33 @@ def correct(index: LoadedIndex, question: str) -> str:
     return "".join(out) + question[last:]
 
 
+# British spellings of the American dictionary's words: "favourite", "defence", "organise",
+# "centre", "travelled" are no typos (the dictionary would make them "favorite", "defense"…).
+_BRITISH = (("our", "or"), ("ence", "ense"), ("ise", "ize"), ("isation", "ization"), ("yse", "yze"),
+            ("tre", "ter"), ("ogue", "og"), ("ll", "l"), ("ae", "e"), ("oe", "e"))
+
+
+def _british(word: str, american: str) -> bool:
+    """Whether ``word`` is ``american`` spelt the British way (one of :data:`_BRITISH`)."""
+    return any(british in word and word.replace(british, us, 1) == american for british, us in _BRITISH)
+
+
 _english_lock = threading.Lock()
-_english: list = []  # a cache: the dictionary, once loaded
+_english_checker: list = []  # a cache: the spell checker, once loaded
+
+
+def _english():
+    """pyspellchecker's English spell checker (160,000 words, one edit; loaded once, ~0.2 s and
+    ~37 MB, on the first question that holds a word the documents never use)."""
+    if not _english_checker:
+        with _english_lock:  # concurrent first questions (the bot's threads) load it once
+            if not _english_checker:
+                from spellchecker import SpellChecker
+
+                _english_checker.append(SpellChecker(language="en", distance=1))
+    return _english_checker[0]
 
 
 def english_words():
-    """pyspellchecker's English words, lower-cased (160,000; ``word in english_words()``; loaded
-    once, ~0.2 s and ~37 MB, on the first question that holds a word the documents never use)."""
-    if not _english:
-        with _english_lock:  # concurrent first questions (the bot's threads) load it once
-            if not _english:
-                from spellchecker import SpellChecker
-
-                _english.append(SpellChecker(language="en", distance=1).word_frequency)
-    return _english[0]
+    """pyspellchecker's English words, lower-cased (``word in english_words()``)."""
+    return _english().word_frequency
