@@ -5,10 +5,10 @@ matches stems). The dense side does not: "who was rusia's presidnet in the 90s" 
 "Russia's president" (evidence 0.35 against 0.62 on the bundled article), so a question with a
 typo or two was declined. The question is corrected word by word against the documents' own
 words (as written, not stemmed: "presidnet" is one edit from "president", two letters swapped,
-and three from its stem "presid"), and the corrected text is what gets encoded and searched. Only a word that is no
-English word is a typo (pyspellchecker's dictionary): "vicinity", "charitable", "hopeless" are
-the user's words, not misspelt "divinity", "chargeable", "homeless" (on SQuAD they were, before
-that check).
+and three from its stem "presid"), and the corrected text is what gets encoded and searched.
+Only a word that is no English word is a typo (pyspellchecker's dictionary): "vicinity",
+"charitable", "hopeless" are the user's words, not misspelt "divinity", "chargeable",
+"homeless" (on SQuAD they were, before that check).
 """
 
 from __future__ import annotations
@@ -35,11 +35,12 @@ _WORD = re.compile(r"(?<!\w)[^\W\d_]+(?!\w)")
 def correct(index: LoadedIndex, question: str) -> str:
     """The question with each word the documents never use replaced by the word of theirs one
     edit away (two from :data:`TWO_EDITS_FROM` letters on; an edit is a letter inserted, deleted,
-    replaced, or two neighbours swapped), with a capital first letter kept: "rusia's presidnet" → "russia's
-    president", "Yeltsn" → "Yeltsin". A word whose stem the documents use is kept ("presidents"),
-    as are English words ("vicinity" is not "divinity" misspelt), short words, numbers and words
-    with no close match. A lower-case word no document word is near becomes the English word one
-    edit away, if there is one ("happend" → "happened").
+    replaced, or two neighbours swapped), with a capital first letter kept: "rusia's presidnet"
+    → "russia's president", "Yeltsn" → "Yeltsin". A word whose stem the documents use is kept
+    ("presidents"), as are English words ("vicinity" is not "divinity" misspelt), short words,
+    numbers and words with no close match. A lower-case word no document word is near becomes
+    the English word one edit away, if there is one ("happend" → "happened"), unless it is a
+    British spelling ("favourite").
 
     Args:
         index: The loaded index (its words are read once per index, on the first question that
