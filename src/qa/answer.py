@@ -6,13 +6,14 @@ The engine never writes text of its own into an answer except the fixed "not fou
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from functools import lru_cache
 
 import numpy as np
 
-from qa.keyword import query_tokens, split_words, tokenize
+from qa.keyword import nearest_word, query_tokens, split_words, tokenize
 from qa.retrieval import Hit, span
 from qa.spelling import english_words
 from qa.store import LoadedIndex
@@ -273,10 +274,15 @@ _DECADE_TOKEN = re.compile(r"(?:1\d|20)\d0s")
 
 def _near_generic(token: str) -> bool:
     """Whether a token is one edit from a frame word (:data:`_GENERIC`): "happend", "explan"."""
-    from rapidfuzz import distance, process
+    return len(token) >= 5 and nearest_word(token, _generic_by_length(), 1) is not None
 
-    return len(token) >= 5 and process.extractOne(token, _generic_words(), scorer=distance.OSA.distance,
-                                                  score_cutoff=1) is not None
+
+@lru_cache(maxsize=1)
+def _generic_by_length() -> dict[int, list[str]]:
+    by_length: dict[int, list[str]] = {}
+    for word in sorted(_generic_words()):
+        by_length.setdefault(len(word), []).append(word)
+    return by_length
 
 
 def unknown_words(index: LoadedIndex, question: str, content: set[str], passages: list[str]) -> tuple[set[str], set[str]]:
@@ -479,11 +485,13 @@ _BARE_WHEN = re.compile(
     re.IGNORECASE,
 )
 _MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+# A month/day date: "9/11", not "24/7" nor "1/2/3".
+_SLASH_DATE = r"(?<![\d/])(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])(?![\d/])"
 _MONTH_OR_DATE = re.compile(
-    # A month with a day or after "in", "of", "since"… ("Theresa May" is no month), a date
-    # ("9/11", not "24/7" nor "1/2/3"), a century, a weekday.
+    # A month with a day or after "in", "of", "since"… ("Theresa May" is no month), a date, a
+    # century, a weekday.
     rf"\b{_MONTHS}\s+\d|\b\d{{1,2}}\s+{_MONTHS}\b|\b(?:in|of|since|until|by|from|early|mid|late|last|next)\s+{_MONTHS}\b"
-    r"|(?<![\d/])(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])(?![\d/])"
+    rf"|{_SLASH_DATE}"
     r"|\b\d{1,2}(?:st|nd|rd|th)\s+century\b"
     r"|\b(?:on\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
 )
@@ -529,15 +537,23 @@ def _years_behind_latest(texts_of: list[list[str]], this_year: int) -> dict[tupl
     latest = max((b for passage in ends_of for ends in passage for b in ends if b <= this_year), default=None)
     if latest is None:
         return {}
-    behind: dict[tuple[int, int], int] = {}
-    for h, passage in enumerate(ends_of):
+    carried = _carried(ends_of, lambda ends: 0 if any(b > this_year for b in ends) else latest - max(ends))
+    return {k: years for k, years in carried.items() if years}
+
+
+def _carried(years_of: list[list[list[int]]], value: Callable[[list[int]], int | None]) -> dict[tuple[int, int], int]:
+    """By (hit, sentence) position: ``value`` of the years a sentence states, or for one stating
+    none the value its passage last gave ("Putin worked closely with … Bush" after "…in 2000");
+    positions whose value is None are left out."""
+    found: dict[tuple[int, int], int] = {}
+    for h, passage in enumerate(years_of):
         current: int | None = None
-        for p, ends in enumerate(passage):
-            if ends:
-                current = 0 if any(b > this_year for b in ends) else latest - max(ends)
-            if current:
-                behind[(h, p)] = current
-    return behind
+        for p, years in enumerate(passage):
+            if years:
+                current = value(years)
+            if current is not None:
+                found[(h, p)] = current
+    return found
 
 
 def asks_time(question: str) -> bool:
@@ -766,16 +782,11 @@ def _of_time(texts_of: list[list[str]], times: tuple[tuple[int, int], ...]) -> d
     edge = times[0][1] if before else times[0][0]
     starts_of = [[[a for a, _, _ in _spans(text, question=False)] for text in texts] for texts in texts_of]
     for first, last in times:
-        found: dict[tuple[int, int], int] = {}
-        for h, passage in enumerate(starts_of):
-            current: int | None = None  # the passage's last stated time, if within the window
-            for p, starts in enumerate(passage):
-                if starts:
-                    inside = [a for a in starts if first <= a <= last]
-                    current = (max(inside) if before else min(inside)) if inside else None
-                if current is not None:
-                    found[(h, p)] = abs(current - edge)
-        if found:
+        def distance(starts: list[int], first: int = first, last: int = last) -> int | None:
+            inside = [a for a in starts if first <= a <= last]  # the time, if within the window
+            return abs((max(inside) if before else min(inside)) - edge) if inside else None
+
+        if found := _carried(starts_of, distance):
             return found
     return {}
 
@@ -816,8 +827,7 @@ _ONE_AS_PRONOUN = re.compile(r"\bone\s+another\b|\b(?:no|the|this|that|any|every
 
 # A day of a month or a month/day date, whole (a year after it is left to _NOT_A_COUNT).
 _A_DATE = re.compile(
-    rf"\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?!\d)|\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTHS}\b"
-    r"|(?<![\d/])(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])(?![\d/])"
+    rf"\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?!\d)|\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTHS}\b|{_SLASH_DATE}"
 )
 _THE_NUMBER = re.compile(rf"\b(?:the|these|those)\s+(?:{'|'.join(sorted(_COUNT_WORDS))})\b", re.IGNORECASE)
 

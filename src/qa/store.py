@@ -256,9 +256,8 @@ class LoadedIndex:
                     from qa.keyword import split_words
 
                     words: set[str] = set()
-                    for doc in range(len(self.documents)):
-                        start, end = self.documents[doc].text_bytes
-                        words.update(split_words(bytes(self._texts[start:end]).decode("utf-8", errors="replace")))
+                    for doc in range(len(self.documents)):  # not document_text: its cache serves answers
+                        words.update(split_words(self._read_text(doc)))
                     by_length: dict[int, list[str]] = {}
                     for word in sorted(words):
                         by_length.setdefault(len(word), []).append(word)
@@ -271,6 +270,10 @@ class LoadedIndex:
 
     @lru_cache(maxsize=256)  # noqa: B019 - one LoadedIndex lives as long as its generation
     def document_text(self, doc: int) -> str:
+        return self._read_text(doc)
+
+    def _read_text(self, doc: int) -> str:
+        """A document's text, decoded from the texts file (uncached: :meth:`document_text` caches)."""
         start, end = self.documents[doc].text_bytes
         return bytes(self._texts[start:end]).decode("utf-8")
 
