@@ -108,16 +108,18 @@ def worker_build(args) -> dict:
     import qa.embedding as emb
 
     encode_s = [0.0]
-    original = emb.Embedder.encode
+    # Builds encode through encode_with_tokens since the token vectors (older commits: encode).
+    method = "encode_with_tokens" if hasattr(emb.Embedder, "encode_with_tokens") else "encode"
+    original = getattr(emb.Embedder, method)
 
-    def timed_encode(self, texts, progress=False):
+    def timed_encode(self, *args, **kwargs):
         began = time.perf_counter()
         try:
-            return original(self, texts, progress)
+            return original(self, *args, **kwargs)
         finally:
             encode_s[0] += time.perf_counter() - began
 
-    emb.Embedder.encode = timed_encode
+    setattr(emb.Embedder, method, timed_encode)
     t2 = time.perf_counter()
     report = engine.build(full=args.full)
     t_build = time.perf_counter() - t2
@@ -189,7 +191,8 @@ def worker_probe(args) -> dict:
     indexing.docs_changed = timed("staleness check (stat docs)", indexing.docs_changed)
     eng.indexing.docs_changed = indexing.docs_changed
     engine._get_query_encoder = timed("query encoder load (ONNX session)", engine._get_query_encoder)
-    eng.Engine.encode_queries = timed("encode question", eng.Engine.encode_queries)
+    _encode = "encode_for" if hasattr(eng.Engine, "encode_for") else "encode_queries"  # older commits
+    setattr(eng.Engine, _encode, timed("encode question", getattr(eng.Engine, _encode)))
     eng.retrieve = timed("retrieve", eng.retrieve)
     eng.compose = timed("compose answer", eng.compose)
 
@@ -240,7 +243,8 @@ def worker_warm(args) -> dict:
     answers = {q: engine.ask(q).to_json() for q in questions}  # warm-up; these are the warm answers
     first_pass = time.perf_counter() - t
     rss_after_load = rss_mb()
-    eng.Engine.encode_queries = timed("encode", eng.Engine.encode_queries)
+    _encode = "encode_for" if hasattr(eng.Engine, "encode_for") else "encode_queries"  # older commits
+    setattr(eng.Engine, _encode, timed("encode", getattr(eng.Engine, _encode)))
     eng.retrieve = timed("retrieve", eng.retrieve)
     eng.compose = timed("compose", eng.compose)
     if hasattr(eng, "plan"):

@@ -387,7 +387,9 @@ def write_generation(chunks: list[list[str]], root: Path, docs: Path, per_doc: i
     from qa.keyword import KeywordIndex
     from qa.settings import Settings
 
-    settings = Settings.from_env(docs_dir=docs, index_dir=root)
+    # Synthetic vectors come without token vectors: no late interaction at this scale (its cost per
+    # question is ~1 ms whatever the corpus: 30 reranked chunks' tokens, see RESULTS-quality.md).
+    settings = Settings.from_env(docs_dir=docs, index_dir=root, token_vectors=False)
     rng = np.random.default_rng(seed)
     shutil.rmtree(docs, ignore_errors=True)
     docs.mkdir(parents=True)
@@ -484,7 +486,8 @@ def worker_e2e(args) -> dict:
     import_s = time.perf_counter() - t0
     rss_import = rss_mb()
     questions = json.loads(Path(args.questions_file).read_text("utf-8"))
-    settings = Settings.from_env(docs_dir=Path(args.docs), index_dir=Path(args.index), encoder_dir=Path(args.encoders))
+    settings = Settings.from_env(docs_dir=Path(args.docs), index_dir=Path(args.index), encoder_dir=Path(args.encoders),
+                                 token_vectors=False)  # as the generation was written (write_generation)
     engine = eng.Engine(settings)
     # Load breakdown on a first LoadedIndex (page cache is warm: the generation was just written).
     from qa import store
@@ -531,7 +534,8 @@ def worker_e2e(args) -> dict:
                 stage[name] = stage.get(name, 0.0) + time.perf_counter() - began
         return wrapper
 
-    eng.Engine.encode_queries = timed("encode", eng.Engine.encode_queries)
+    _encode = "encode_for" if hasattr(eng.Engine, "encode_for") else "encode_queries"  # older commits
+    setattr(eng.Engine, _encode, timed("encode", getattr(eng.Engine, _encode)))
     eng.retrieve = timed("retrieve", eng.retrieve)
     eng.compose = timed("compose", eng.compose)
     asks, per_stage = [], {}

@@ -170,3 +170,22 @@ def test_onnx_spinning_setting_reaches_the_engine_encoder(seed_engine) -> None:
 
     assert _spinning(Engine(seed_engine.settings)._get_query_encoder()) == "0"
     assert _spinning(Engine(seed_engine.settings.replace(onnx_spinning=True))._get_query_encoder()) == "1"
+
+
+def test_token_vectors_match_sentence_transformers(onnx_model: Path, embedder) -> None:
+    texts = _texts()[:60]
+    encoder = OnnxQueryEncoder(onnx_model, onnx_model.parent / "tokenizer.json")
+    assert encoder.has_tokens
+    vectors, pieces = encoder.encode_with_tokens(texts)
+    np.testing.assert_allclose(vectors, encoder.encode(texts), atol=1e-6)
+    reference_vectors, reference = embedder.encode_with_tokens(texts)
+    np.testing.assert_allclose(vectors, reference_vectors, atol=1e-4)
+    for text, (ids, ours), (want_ids, theirs) in zip(texts, pieces, reference, strict=True):
+        np.testing.assert_array_equal(ids, want_ids)  # same word pieces, no [CLS]/[SEP]/[PAD]
+        assert ours.shape == (len(ids), 384) and ours.dtype == np.float32
+        np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+        assert len(ids) == 0 or (ours * theirs).sum(1).min() > 0.9999, text[:80]
+    # A text alone (no padding) gives the pieces it gives in a padded batch.
+    _, [(alone_ids, alone)] = encoder.encode_with_tokens([texts[-1]])
+    np.testing.assert_array_equal(alone_ids, pieces[-1][0])
+    np.testing.assert_allclose(alone, pieces[-1][1], atol=1e-5)

@@ -21,7 +21,9 @@ from qa.settings import Settings
 
 
 def _query(engine, text: str) -> list[Query]:
-    return [Query(text, engine.encode_queries([text])[0])]
+    # As Engine.ask builds it: the vector and the word pieces for the late-interaction rerank.
+    [(vector, tokens)] = engine.encode_for(engine.index(), [text])
+    return [Query(text, vector, 1.0, tokens)]
 
 
 def _hit_text(engine, hit) -> str:
@@ -250,8 +252,8 @@ def test_local_idf_changes_the_overlap_only(seed_engine):
 def test_follow_up_queries_are_weighted(seed_engine):
     index = seed_engine.index()
     texts = ["What did he oppose?", "What did he oppose? Yeltsin 1999 Kosovo"]
-    vectors = seed_engine.encode_queries(texts)
-    hits = retrieve(index, [Query(texts[0], vectors[0], 0.4), Query(texts[1], vectors[1], 0.6)], 3)
+    (v0, t0), (v1, t1) = seed_engine.encode_for(index, texts)
+    hits = retrieve(index, [Query(texts[0], v0, 0.4, t0), Query(texts[1], v1, 0.6, t1)], 3)
     assert any("Kosovo" in _hit_text(seed_engine, h) for h in hits)
 
 

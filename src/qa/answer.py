@@ -587,6 +587,8 @@ def _is_title(text: str) -> bool:
 
 
 _TITLE_WORDS = 4
+#: A question that a title may answer: "What is it called?", "Under what name…?", "What title…?"
+_ASKS_NAME = re.compile(r"\b(?:call|called|calls|name|named|names|title|titled|known\s+as)\b", re.IGNORECASE)
 
 
 # Years 1000–2099, not amounts ("$1500"), dates ("2001-09-11", "05/2015") nor parts of longer
@@ -1011,9 +1013,12 @@ def compose(
         return Answer(question, NOT_FOUND, False, citations, score=score)
     scored.sort(reverse=True)
     if _is_title(texts_of[scored[0][1]][scored[0][2]]):
-        # A title ("Russian–American relations") leads only when no real sentence comes close.
-        near = next((c for c in scored[1:] if c[0] >= params.second_ratio * scored[0][0]
-                     and not _is_fragment(texts_of[c[1]][c[2]])), None)
+        # A title ("Russian–American relations") gives way to the best real sentence, however
+        # weak: it only names the topic ("How do Russians feel about America?" is not answered by
+        # the article's other title) — unless the question asks what something is called, when
+        # it gives way only to a sentence that comes close.
+        floor = params.second_ratio * scored[0][0] if _ASKS_NAME.search(question) else float("-inf")
+        near = next((c for c in scored[1:] if c[0] >= floor and not _is_fragment(texts_of[c[1]][c[2]])), None)
         if near is not None:
             scored.remove(near)
             scored.insert(0, near)

@@ -11,13 +11,22 @@ import os
 from collections.abc import Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qa.errors import UsageError
 from qa.settings import DEFAULT_MODEL
 
+if TYPE_CHECKING:
+    from qa.late_interaction import TokenCodec
+
 logger = logging.getLogger(__name__)
+
+#: A text's word pieces: vocabulary ids (int32) and their unit vectors, float32 ``(n, dim)`` or,
+#: through a :class:`qa.late_interaction.TokenCodec`, its int8 codes plus float16 scales. Special
+#: tokens are left out.
+Tokens = tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]
 
 _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 
@@ -107,11 +116,16 @@ def load_sentence_transformer(model_dir: Path):
     return SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
 
 
+#: Bumped when the exported graph's outputs change (2: token vectors beside the sentence vector).
+ONNX_OUTPUTS_VERSION = 2
+
+
 def encoder_key(model_dir: Path) -> str:
     """Names the ONNX export of a model: changes when the model folder or its weights change."""
     import hashlib
 
-    parts = [str(model_dir)]
+    # The graph's outputs are part of the key: an export without token vectors is re-exported.
+    parts = [str(model_dir), f"outputs:{ONNX_OUTPUTS_VERSION}"]
     for name in ("model.safetensors", "pytorch_model.bin", "config.json"):
         file = model_dir / name
         if file.is_file():
@@ -217,3 +231,58 @@ class Embedder:
                 )
                 bar.update(len(idx))
         return out
+
+    def encode_with_tokens(
+        self, texts: Sequence[str], keep: Sequence[bool] | None = None, progress: bool = False,
+        codec: TokenCodec | None = None,
+    ) -> tuple[np.ndarray, list[Tokens | None]]:
+        """Vectors of ``texts`` and the token vectors of those marked in ``keep``.
+
+        One forward pass gives both: the pooled, normalised sentence vector (as :meth:`encode`)
+        and the last layer's vector of every word piece, L2-normalised.
+
+        Args:
+            texts: The texts.
+            keep: Per text, whether to return its tokens (default: all).
+            progress: Show a progress bar on stderr.
+            codec: Return token vectors in their stored form (``codec.encode``: int8 codes and
+                float16 scales), batch by batch, so a large build never holds them as float32.
+
+        Returns:
+            ``(vectors, tokens)``: unit vectors ``(len(texts), dimension)``, and per text its
+            :data:`Tokens` (``None`` where ``keep`` is false).
+        """
+        import torch
+        from tqdm.auto import tqdm
+
+        keep = [True] * len(texts) if keep is None else list(keep)
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        tokens: list[Tokens | None] = [None] * len(texts)
+        if not texts:
+            return out, tokens
+        model = self._model
+        model.eval()  # as SentenceTransformer.encode does: no dropout
+        special = np.array(sorted(set(model.tokenizer.all_special_ids)), dtype=np.int64)
+        # sentence-transformers 6 renamed tokenize to preprocess (tokenize still works, with a warning).
+        prepare = getattr(model, "preprocess", None) or model.tokenize
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        with tqdm(total=len(texts), disable=not progress, unit="text", desc="embedding") as bar:
+            for begin in range(0, len(texts), self.batch_size):
+                idx = order[begin : begin + self.batch_size]
+                features = prepare([texts[i] for i in idx])
+                features = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in features.items()}
+                with torch.inference_mode():
+                    result = model(features)
+                out[idx] = torch.nn.functional.normalize(result["sentence_embedding"], p=2, dim=1).cpu().numpy()
+                if any(keep[i] for i in idx):
+                    vectors = torch.nn.functional.normalize(result["token_embeddings"], p=2, dim=-1).cpu().numpy()
+                    ids = features["input_ids"].cpu().numpy()
+                    mask = features["attention_mask"].cpu().numpy().astype(bool)
+                    for j, i in enumerate(idx):
+                        if keep[i]:
+                            real = mask[j] & ~np.isin(ids[j], special)
+                            own = vectors[j][real].astype(np.float32)
+                            piece_ids = ids[j][real].astype(np.int32)
+                            tokens[i] = (piece_ids, *codec.encode(own)) if codec is not None else (piece_ids, own)
+                bar.update(len(idx))
+        return out, tokens

@@ -14,6 +14,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from qa import documents, indexing, store
 from qa.answer import (
     SMALL_TALK_REPLY,
@@ -45,6 +47,7 @@ from qa.conversation import (
 )
 from qa.errors import CorruptIndexError, UsageError
 from qa.indexing import BuildReport
+from qa.late_interaction import TokenVectors
 from qa.retrieval import Query, RetrievalParams, retrieve
 from qa.settings import Settings
 from qa.spelling import correct
@@ -110,6 +113,7 @@ class Engine:
         self._signature: tuple[int, int] | None = None
         self._embedder = None
         self._query_encoder = None
+        self._warned_no_tokens = False  # logged once: an encoder without token vectors
         self._build_lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._encode_lock = threading.Lock()
@@ -151,6 +155,20 @@ class Engine:
         encoder = self._get_query_encoder()
         with self._encode_lock:
             return encoder.encode(texts)
+
+    def encode_for(self, index: store.LoadedIndex, texts: list[str]) -> list[tuple[np.ndarray, TokenVectors | None]]:
+        """Per query text, its unit vector and, when ``index`` keeps token vectors and the
+        late-interaction rerank is on, its word pieces (one forward pass gives both)."""
+        if not (index.has_tokens and self.settings.token_weight > 0):
+            return [(v, None) for v in self.encode_queries(texts)]
+        encoder = self._get_query_encoder()
+        with self._encode_lock:
+            vectors, pieces = encoder.encode_with_tokens(texts)
+        if pieces and pieces[0] is None and not self._warned_no_tokens:
+            self._warned_no_tokens = True
+            logger.warning("the query encoder gives no token vectors (an old ONNX export?): "
+                           "the late-interaction rerank is off until `qa build` exports it again")
+        return [(v, None if p is None else TokenVectors(*p)) for v, p in zip(vectors, pieces, strict=True)]
 
     # -- index --------------------------------------------------------------------------------
 
@@ -281,17 +299,17 @@ class Engine:
         asked, question = question, correct(index, question)
         query_plan = plan(question, conversation, rarity=rarity_of(index.keyword))
         texts = [text for text, _ in query_plan.queries]
-        vectors = self.encode_queries(texts)
-        queries = [Query(t, v, w) for (t, w), v in zip(query_plan.queries, vectors, strict=True)]
+        encoded = self.encode_for(index, texts)
+        queries = [Query(t, v, w, tok) for (t, w), (v, tok) in zip(query_plan.queries, encoded, strict=True)]
         params = RetrievalParams.from_settings(s)
         alone = None  # the question's own ranking, when it was fused with the history's
         if len(queries) > 1:
             # A follow-up: how well the question does on its own decides how much the earlier
             # turns weigh; then its own ranking and the history-aware one are fused by rank.
             depth = max(top_k, FUSION_DEPTH)
-            alone = retrieve(index, [Query(texts[0], vectors[0], 1.0)], depth, params)
+            alone = retrieve(index, [Query(texts[0], encoded[0][0], 1.0, encoded[0][1])], depth, params)
             query_plan = weigh(query_plan, evidence(alone), s.answer_threshold)
-            queries = [Query(t, v, w) for (t, w), v in zip(query_plan.queries, vectors, strict=False)]
+            queries = [Query(t, v, w, tok) for (t, w), (v, tok) in zip(query_plan.queries, encoded, strict=False)]
             if len(queries) > 1:
                 hits = fuse(alone, retrieve(index, queries, depth, params), query_plan.queries[0][1], top_k)
             else:  # a topic switch: the question alone

@@ -30,6 +30,7 @@ import numpy as np
 
 from qa.answer import AnswerParams, compose, unknown_bar
 from qa.errors import UsageError
+from qa.late_interaction import TokenVectors
 from qa.retrieval import Query, RetrievalParams, retrieve
 from qa.settings import Settings
 from qa.spelling import correct
@@ -238,19 +239,21 @@ class Asker:
         self._doc_of_chunk = np.asarray(self.index.chunks["doc"])
         self._paths = [d.path for d in self.index.documents]
 
-    def ask(self, question: str, vector: np.ndarray | None = None):
-        """Hits and answer for one question (``vector``: a precomputed query vector, of the
-        question as asked: one with a misspelling is encoded again, corrected)."""
+    def ask(self, question: str, encoded: tuple[np.ndarray, TokenVectors | None] | None = None):
+        """Hits and answer for one question (``encoded``: its precomputed vector and tokens
+        from :meth:`qa.engine.Engine.encode_for`, of the question as asked: one with a
+        misspelling is encoded again, corrected)."""
         corrected = correct(self.index, question)
-        if vector is None or corrected != question:
-            vector = self.engine.encode_queries([corrected])[0]
+        if encoded is None or corrected != question:
+            encoded = self.engine.encode_for(self.index, [corrected])[0]
         question = corrected
-        hits = retrieve(self.index, [Query(question, vector)], self.top_k, self.retrieval)
+        vector, tokens = encoded
+        hits = retrieve(self.index, [Query(question, vector, 1.0, tokens)], self.top_k, self.retrieval)
         return hits, compose(self.index, question, question, hits, self.label, self.answer)
 
-    def result(self, q: Question, vector: np.ndarray | None = None) -> QuestionResult:
+    def result(self, q: Question, encoded: tuple[np.ndarray, TokenVectors | None] | None = None) -> QuestionResult:
         began = time.perf_counter()
-        hits, answer = self.ask(q.text, vector)
+        hits, answer = self.ask(q.text, encoded)
         seconds = time.perf_counter() - began
         rank = next((i for i, h in enumerate(hits, start=1) if self._paths[self._doc_of_chunk[h.row]] == q.path), None)
         contains = answer.answered and contains_answer(answer.answer, q.answers)
@@ -459,8 +462,8 @@ def _calibrate_halves(squad, settings, limit, title_heading, progress, tmp, answ
         with built_engine(part, settings, title_heading, tmp / indexed, progress) as (engine, _):
             asker = Asker(engine)
             for scores, qs in ((answerable, inside), (unanswerable, outside)):
-                vectors = engine.encode_queries([q.text for q in qs])
-                for q, v in tqdm(list(zip(qs, vectors, strict=True)), disable=not progress, unit="q",
+                encoded = engine.encode_for(asker.index, [q.text for q in qs])
+                for q, v in tqdm(list(zip(qs, encoded, strict=True)), disable=not progress, unit="q",
                                  desc=f"index {indexed}"):
                     hits, answer = asker.ask(q.text, v)
                     text = answer.question  # as searched (spelling corrected)

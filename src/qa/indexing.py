@@ -8,6 +8,7 @@ chunking parameters, a corrupt previous index, or ``full=True`` re-embeds everyt
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import os
 import time
@@ -21,6 +22,7 @@ from qa.chunking import ChunkedDocument, chunk_document, line_starts, passage_in
 from qa.documents import Document, SkippedFile
 from qa.embedding import Embedder, token_counter
 from qa.errors import CorruptIndexError
+from qa.late_interaction import TOKEN_DIMENSIONS, TokenCodec, document_frequency
 from qa.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -59,8 +61,12 @@ def manifest_for(settings: Settings, embedder: Embedder) -> dict:
 
 def settings_changed(settings: Settings, index: store.LoadedIndex) -> bool:
     """Whether the index was built with other chunking or embedding settings (the next build
-    re-embeds everything; until then its vectors are not those the settings ask for)."""
-    return index.manifest.get("params") != settings.chunk_params
+    re-embeds everything; until then its vectors are not those the settings ask for) — or with
+    token vectors the next build will redo: missing, or kept whole by a first build too small to
+    fit their projection on, now that the corpus has grown enough (:func:`_projection_due`)."""
+    if index.manifest.get("params") != settings.chunk_params:
+        return True
+    return settings.token_vectors and (not index.has_tokens or _projection_due(index))
 
 
 def is_stale(settings: Settings, index: store.LoadedIndex) -> bool:
@@ -72,7 +78,19 @@ def _compatible(old: store.LoadedIndex, manifest: dict) -> str:
     """Why the old index cannot be reused ("" when it can)."""
     if old.manifest.get("params") != manifest["params"] or old.manifest.get("dimension") != manifest["dimension"]:
         return "model or chunking settings changed"
+    if manifest["params"].get("token_vectors") and not old.has_tokens:  # its token vectors are needed
+        return "the previous index has no token vectors"
+    if old.has_tokens and _projection_due(old):
+        return "the token vectors can now be projected (enough of them)"
     return ""
+
+
+def _projection_due(index: store.LoadedIndex) -> bool:
+    """Whether an index whose first build was too small to fit the token projection (whole 384-dim
+    vectors) has grown enough to fit it: one full rebuild then shrinks its token vectors 4×."""
+    from qa.late_interaction import _SAMPLES_PER_DIMENSION
+
+    return index.token_codec.dimensions > TOKEN_DIMENSIONS and index.manifest["tokens"] >= _SAMPLES_PER_DIMENSION * TOKEN_DIMENSIONS
 
 
 def _faiss_index(vectors: np.ndarray, hnsw_threshold: int):
@@ -179,14 +197,22 @@ def build(
         for doc in to_chunk
     }
     texts: list[str] = []
+    is_chunk: list[bool] = []
     for cd in chunked.values():
         texts += [cd.chunk_index_text(c) for c in cd.chunks]
         texts += [cd.sentence_index_text(s, settings.sentence_context) for s in cd.sentences]
-    vectors = embedder.encode(texts, progress=progress and len(texts) > 16)
+        is_chunk += [True] * len(cd.chunks) + [False] * len(cd.sentences)
+    show = progress and len(texts) > 16
+    codec = None
+    if settings.token_vectors:  # chunks' token vectors come out of the same forward pass
+        codec = old.token_codec if old is not None else _fit_codec(embedder, [t for t, c in zip(texts, is_chunk, strict=True) if c])
+        vectors, tokens = embedder.encode_with_tokens(texts, is_chunk, progress=show, codec=codec)
+    else:
+        vectors, tokens = embedder.encode(texts, progress=show), None
     report.embedded_chunks = sum(len(cd.chunks) for cd in chunked.values())
     report.embedded_sentences = sum(len(cd.sentences) for cd in chunked.values())
 
-    gen = _assemble(settings, documents, chunked, vectors, old, reuse, manifest)
+    gen = _assemble(settings, documents, chunked, vectors, tokens, codec, old, reuse, manifest)
     report.chunks = len(gen.chunks)
     folder.write(gen)
     report.written = True
@@ -194,7 +220,7 @@ def build(
     return report
 
 
-def _assemble(settings, documents, chunked, vectors, old, reuse, manifest) -> store.Generation:
+def _assemble(settings, documents, chunked, vectors, tokens, codec, old, reuse, manifest) -> store.Generation:
     sections: dict[str, int] = {}
     entries: list[store.DocEntry] = []
     texts: list[bytes] = []
@@ -203,6 +229,8 @@ def _assemble(settings, documents, chunked, vectors, old, reuse, manifest) -> st
     chunk_vecs: list[np.ndarray] = []
     sent_vecs: list[np.ndarray] = []
     keyword_texts: list[str] = []
+    # Per chunk (in row order): its token ids, int8 vectors and scales (settings.token_vectors).
+    chunk_tokens: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     n_chunks = n_sentences = 0
     cursor = 0  # position in `vectors` of the next new document's chunk vectors
 
@@ -219,6 +247,12 @@ def _assemble(settings, documents, chunked, vectors, old, reuse, manifest) -> st
             crows["last"] += n_sentences - s0
             chunk_vecs.append(np.asarray(old.chunk_vectors[c0:c1]))
             sent_vecs.append(np.asarray(old.sentence_vectors[s0:s1]))
+            if settings.token_vectors:  # same params, so the old index has them (_compatible)
+                t0, t1 = int(old.token_offsets[c0]), int(old.token_offsets[c1])
+                rel = np.asarray(old.token_offsets[c0 : c1 + 1], dtype=np.int64) - t0
+                ids, codes, scales = (np.asarray(old.token_ids[t0:t1]), np.asarray(old.token_vectors[t0:t1]),
+                                      np.asarray(old.token_scales[t0:t1]))
+                chunk_tokens += [(ids[a:b], codes[a:b], scales[a:b]) for a, b in itertools.pairwise(rel)]
             text = old.document_text(old_id)
             keyword_texts += [_keyword_text(old.sections[int(old.chunks[r]["section"])], text, old.chunks[r])
                               for r in range(c0, c1)]
@@ -236,6 +270,8 @@ def _assemble(settings, documents, chunked, vectors, old, reuse, manifest) -> st
             srows["start"] = [s.start for s in cd.sentences]
             srows["end"] = [s.end for s in cd.sentences]
             chunk_vecs.append(vectors[cursor : cursor + nc])
+            if tokens is not None:
+                chunk_tokens += tokens[cursor : cursor + nc]
             sent_vecs.append(vectors[cursor + nc : cursor + nc + ns])
             cursor += nc + ns
             keyword_texts += [cd.chunk_index_text(c) for c in cd.chunks]
@@ -261,9 +297,25 @@ def _assemble(settings, documents, chunked, vectors, old, reuse, manifest) -> st
     chunk_vectors = np.concatenate(chunk_vecs) if chunk_vecs else np.zeros((0, dim), np.float32)
     from qa.keyword import KeywordIndex
 
+    token_parts: dict[str, np.ndarray | None] = {}
+    extra: dict[str, int] = {}
+    if settings.token_vectors:
+        counts = [len(ids) for ids, _, _ in chunk_tokens]
+        token_parts = {
+            "token_ids": np.concatenate([t[0] for t in chunk_tokens] or [np.zeros(0, np.int32)]).astype(np.int32),
+            "token_vectors": np.concatenate([t[1] for t in chunk_tokens] or [np.zeros((0, codec.dimensions), np.int8)]),
+            "token_scales": np.concatenate([t[2] for t in chunk_tokens] or [np.zeros(0, np.float16)]),
+            "token_offsets": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            "token_mean": codec.mean,
+            "token_components": codec.components,
+        }
+        # Chunks per word piece, for the IDF weights: counted here, not on the first question.
+        token_parts["token_df"] = document_frequency(token_parts["token_ids"], token_parts["token_offsets"])
+        extra["tokens"] = int(sum(counts))
     return store.Generation(
         manifest={**manifest, "chunks": n_chunks, "sentences": n_sentences, "documents": len(entries),
-                  "built_at": time.time(), "index_type": "hnsw" if n_chunks > settings.hnsw_threshold else "flat"},
+                  "built_at": time.time(), "index_type": "hnsw" if n_chunks > settings.hnsw_threshold else "flat",
+                  **extra},
         documents=entries,
         sections=sorted(sections, key=sections.__getitem__),
         texts=texts,
@@ -273,7 +325,21 @@ def _assemble(settings, documents, chunked, vectors, old, reuse, manifest) -> st
         sentence_vectors=np.concatenate(sent_vecs).astype(np.float32, copy=False),
         faiss_index=_faiss_index(chunk_vectors, settings.hnsw_threshold),
         keyword=KeywordIndex.build(keyword_texts),
+        **token_parts,
     )
+
+
+#: Chunks whose token vectors fit the projection of a full build (spread over the corpus).
+_CODEC_SAMPLE_CHUNKS = 64
+
+
+def _fit_codec(embedder: Embedder, chunk_texts: list[str]) -> TokenCodec:
+    """The token projection of a full build, fitted on up to 64 chunks spread over the corpus
+    (~9,000 tokens; one more pass over them, ~1.5 s, instead of holding every token as float32)."""
+    picks = np.unique(np.linspace(0, len(chunk_texts) - 1, min(_CODEC_SAMPLE_CHUNKS, len(chunk_texts))).astype(int))
+    _, sample = embedder.encode_with_tokens([chunk_texts[i] for i in picks]) if len(chunk_texts) else (None, [])
+    vectors = [v for _, v in sample if len(v)]
+    return TokenCodec.fit(np.concatenate(vectors) if vectors else np.zeros((0, embedder.dimension), np.float32))
 
 
 def _keyword_text(section: str, text: str, row) -> str:

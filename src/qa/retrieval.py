@@ -11,7 +11,10 @@
    A query word's weight in the overlap is its IDF in the corpus times its IDF among the
    reranked passages ("local" IDF): a word that most of them contain (the article's subject,
    "Tesla" in every passage about Tesla) cannot tell them apart, whatever its corpus IDF.
-4. Drop near-duplicates (repeated text) and merge overlapping chunks of one document into one
+4. Late interaction (:mod:`qa.late_interaction`), where the index keeps token vectors: each
+   question word piece's best cosine with a word piece of the passage, IDF-weighted, joins the
+   score with ``token_weight``.
+5. Drop near-duplicates (repeated text) and merge overlapping chunks of one document into one
    hit: the passage is listed once, and another passage takes the freed place.
 
 Questions are tokenised with a fuller stop list than the index (``query_stopwords``): "what",
@@ -33,6 +36,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from qa.keyword import DEFAULT_QUERY_STOPWORDS
+from qa.late_interaction import TokenVectors, maxsim
 from qa.store import LoadedIndex
 
 logger = logging.getLogger(__name__)
@@ -40,11 +44,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Query:
-    """One retrieval query: its text (for BM25), its unit vector, and its weight in the fusion."""
+    """One retrieval query: its text (for BM25), its unit vector, its weight in the fusion, and
+    its word pieces for the late-interaction rerank (``None``: that rerank skips the query)."""
 
     text: str
     vector: np.ndarray
     weight: float = 1.0
+    tokens: TokenVectors | None = None
 
 
 @dataclass
@@ -121,6 +127,9 @@ class RetrievalParams:
     #: Smallest spread of cosines that the fusion's min-max scaling stretches to 0..1 (see
     #: :func:`_minmax`); 0 stretches any spread.
     dense_min_spread: float = 0.4
+    #: Weight of the late-interaction score (:func:`qa.late_interaction.maxsim`, min-max scaled
+    #: over the reranked passages) next to the rerank score; 0 turns it off.
+    token_weight: float = 0.2
 
     @classmethod
     def from_settings(cls, settings) -> RetrievalParams:
@@ -172,7 +181,7 @@ def retrieve(index: LoadedIndex, queries: list[Query], top_k: int, params: Retri
         return []
     weights = np.array([q.weight for q in queries], dtype=np.float32)
     weights /= weights.sum()
-    queries = [Query(q.text, q.vector, float(w)) for q, w in zip(queries, weights, strict=True)]
+    queries = [replace(q, weight=float(w)) for q, w in zip(queries, weights, strict=True)]
     qmat = np.stack([q.vector for q in queries]).astype(np.float32)
     depth = min(params.candidates, n)
 
@@ -218,6 +227,14 @@ def retrieve(index: LoadedIndex, queries: list[Query], top_k: int, params: Retri
         sentence_part = ((1 - params.phrase_weight) * _minmax(passage_sentence)
                          + params.phrase_weight * _minmax(passage_pairs, empty=0.0))
         score = (1 - params.sentence_weight) * score + params.sentence_weight * sentence_part
+    if params.token_weight > 0 and index.has_tokens and any(q.tokens is not None for q in queries):
+        late = np.zeros(len(rows))
+        for q in queries:
+            if q.tokens is not None:
+                late += q.weight * maxsim(index, rows, q.tokens)
+        if late.max() > late.min():  # equal scores (no word pieces, one candidate) tell nothing
+            # Divided by 1 + weight: scores stay in 0..1, where the answer's passage weight expects them.
+            score = (score + params.token_weight * _minmax(late)) / (1 + params.token_weight)
     final = np.argsort(-score, kind="stable")
 
     hits = [

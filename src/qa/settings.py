@@ -47,6 +47,10 @@ class Settings:
     #: under "Nikola Tesla" is about Tesla. The rerank and the evidence compare questions with
     #: these vectors (measured: benchmarks/RESULTS-quality.md).
     sentence_context: bool = True
+    #: Keep every chunk's token vectors (the model's last layer, projected to 96 dimensions, int8)
+    #: for the late-interaction rerank (:mod:`qa.late_interaction`); off saves ~102 bytes per word
+    #: piece of the corpus.
+    token_vectors: bool = True
     #: Sources listed under an answer.
     top_k: int = 5
     #: Candidates taken from each retriever before fusion.
@@ -65,6 +69,9 @@ class Settings:
     sentence_overlap_weight: float = 0.6
     #: Share of the sentence part of the rerank that comes from the query's word pairs found in a sentence.
     phrase_weight: float = 0.2
+    #: Weight of the late-interaction score (each question token's best match among a passage's
+    #: tokens, IDF-weighted) next to the rerank score; 0 turns it off (no effect without token vectors).
+    token_weight: float = 0.2
     #: Share of a passage's second-best sentence added to its best one in the rerank.
     second_sentence: float = 0.0
     #: Question word weights in the rerank's word overlap: "local" (corpus IDF x IDF among the
@@ -141,6 +148,7 @@ class Settings:
             "chunk_tokens": self.chunk_tokens,
             "overlap_sentences": self.overlap_sentences,
             "sentence_context": self.sentence_context,
+            "token_vectors": self.token_vectors,
         }
 
     def replace(self, **changes: object) -> Settings:
@@ -204,6 +212,8 @@ class Settings:
             raise UsageError("dense_weight must be between 0 and 1")
         if not 0.0 <= self.sentence_weight <= 1.0:
             raise UsageError("sentence_weight must be between 0 and 1")
+        if not 0.0 <= self.token_weight <= 1.0:
+            raise UsageError("token_weight must be between 0 and 1")
         if self.fusion not in ("weighted", "rrf"):
             raise UsageError(f"fusion must be 'weighted' or 'rrf', got {self.fusion!r}")
         if self.overlap_idf not in ("local", "global"):

@@ -13,6 +13,12 @@ Layout of the index folder::
         sentences.npy      one row per sentence: document, offsets
         chunk_vectors.npy  unit vectors of chunks (float32)
         sentence_vectors.npy
+        token_*.npy        per chunk, its word pieces' contextual vectors for the late-interaction
+                           rerank (qa.late_interaction): ids (int32), vectors (int8, projected
+                           by the mean and components of qa.late_interaction.TokenCodec) and
+                           scales (float16), each chunk's first token row (offsets,
+                           n_chunks + 1), and the chunks per word piece (df, for IDF);
+                           absent when Settings.token_vectors is off
         chunks.faiss       HNSW graph over chunk_vectors (FAISS), only above Settings.hnsw_threshold;
                            exact search reads chunk_vectors.npy directly
         bm25/              bm25s sparse matrices over the chunks' index texts
@@ -90,6 +96,14 @@ class Generation:
     sentence_vectors: np.ndarray
     faiss_index: object | None  # an HNSW graph; None for exact search (over chunk_vectors)
     keyword: object  # qa.keyword.KeywordIndex
+    #: Token vectors of the chunks (see the module docstring): all of them or none.
+    token_ids: np.ndarray | None = None
+    token_vectors: np.ndarray | None = None
+    token_scales: np.ndarray | None = None
+    token_offsets: np.ndarray | None = None
+    token_mean: np.ndarray | None = None
+    token_components: np.ndarray | None = None
+    token_df: np.ndarray | None = None
 
 
 class FlatSearch:
@@ -170,6 +184,15 @@ class LoadedIndex:
             self.sentences = np.load(folder / "sentences.npy", mmap_mode="r")
             self.chunk_vectors = np.load(folder / "chunk_vectors.npy", mmap_mode="r")
             self.sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
+            self.has_tokens = bool(self.manifest.get("tokens") is not None)
+            if self.has_tokens:
+                self.token_ids = np.load(folder / "token_ids.npy", mmap_mode="r")
+                self.token_vectors = np.load(folder / "token_vectors.npy", mmap_mode="r")
+                self.token_scales = np.load(folder / "token_scales.npy", mmap_mode="r")
+                self.token_offsets = np.load(folder / "token_offsets.npy")
+                self._token_mean = np.load(folder / "token_mean.npy")
+                self._token_components = np.load(folder / "token_components.npy")
+                self.token_df = np.load(folder / "token_df.npy")
             with open(folder / "texts.bin", "rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
                 self._texts = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
@@ -186,6 +209,37 @@ class LoadedIndex:
             or self.sentence_vectors.shape != (n_sentences, dim)
         ):
             raise CorruptIndexError(f"index at {folder} is corrupt: its files disagree with its manifest")
+        if self.has_tokens:
+            n_tokens = self.manifest["tokens"]
+            if (
+                self.token_ids.shape != (n_tokens,)
+                or self._token_mean.shape != (dim,)
+                or self._token_components.ndim != 2
+                or self._token_components.shape[1] != dim
+                or self.token_vectors.shape != (n_tokens, self._token_components.shape[0])
+                or self.token_vectors.dtype != np.int8
+                or self.token_ids.dtype != np.int32
+                or self.token_scales.dtype != np.float16
+                or self.token_offsets.dtype != np.int64
+                or self.token_df.ndim != 1
+                or self.token_df.dtype != np.int32
+                or not np.isfinite(self._token_mean).all()
+                or not np.isfinite(self._token_components).all()
+                or self.token_scales.shape != (n_tokens,)
+                or self.token_offsets.shape != (n_chunks + 1,)
+                or (n_chunks and (int(self.token_offsets[0]) != 0 or int(self.token_offsets[-1]) != n_tokens))
+                or bool(np.any(np.diff(self.token_offsets) < 0))
+            ):
+                raise CorruptIndexError(f"index at {folder} is corrupt: its token files disagree with its manifest")
+
+    @cached_property
+    def token_codec(self):
+        """How the token vectors were projected (:class:`qa.late_interaction.TokenCodec`)."""
+        from qa.late_interaction import TokenCodec
+
+        if not self.has_tokens:
+            return None
+        return TokenCodec(self._token_mean.astype(np.float32), self._token_components.astype(np.float32))
 
     @cached_property
     def documents(self) -> list[DocEntry]:
@@ -267,6 +321,11 @@ class LoadedIndex:
     def check(self) -> None:
         """Open every part once, so corruption shows up now rather than mid-question."""
         _ = self.documents, self.sections, self.faiss_index, self.keyword
+        if self.has_tokens and len(self.token_ids):
+            # Ids past the vocabulary counted in token_df would make the next build's count huge.
+            low, high = int(np.min(self.token_ids)), int(np.max(self.token_ids))
+            if low < 0 or high >= len(self.token_df):
+                raise CorruptIndexError(f"index at {self.folder} is corrupt: token_ids.npy holds ids outside the vocabulary")
 
     @lru_cache(maxsize=256)  # noqa: B019 - one LoadedIndex lives as long as its generation
     def document_text(self, doc: int) -> str:
@@ -376,6 +435,14 @@ class IndexFolder:
             np.save(tmp / "sentences.npy", gen.sentences)
             np.save(tmp / "chunk_vectors.npy", gen.chunk_vectors)
             np.save(tmp / "sentence_vectors.npy", gen.sentence_vectors)
+            if gen.token_vectors is not None:
+                np.save(tmp / "token_ids.npy", gen.token_ids)
+                np.save(tmp / "token_vectors.npy", gen.token_vectors)
+                np.save(tmp / "token_scales.npy", gen.token_scales)
+                np.save(tmp / "token_offsets.npy", gen.token_offsets)
+                np.save(tmp / "token_mean.npy", gen.token_mean)
+                np.save(tmp / "token_components.npy", gen.token_components)
+                np.save(tmp / "token_df.npy", gen.token_df)
             if gen.faiss_index is not None:
                 import faiss
 
