@@ -136,7 +136,7 @@ def _ready_engine(args: argparse.Namespace):
     status, report = engine.ensure_index(progress=_progress(args))
     if report is not None:
         what = {"missing": "no index yet", "stale": "documents changed"}.get(status, status)
-        if report.reason and status == "stale":  # a full rebuild says why: "model or chunking settings changed"
+        if report.reason and status == "stale":  # a full rebuild says why: "model, chunking or token-vector settings changed"
             what = report.reason
         _notice(args, f"{what}; index {'built' if report.full else 'updated'} "
                       f"({report.chunks} chunks, {report.seconds:.1f} s)")

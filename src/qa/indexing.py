@@ -77,7 +77,7 @@ def is_stale(settings: Settings, index: store.LoadedIndex) -> bool:
 def _compatible(old: store.LoadedIndex, manifest: dict) -> str:
     """Why the old index cannot be reused ("" when it can)."""
     if old.manifest.get("params") != manifest["params"] or old.manifest.get("dimension") != manifest["dimension"]:
-        return "model or chunking settings changed"
+        return "model, chunking or token-vector settings changed"
     if manifest["params"].get("token_vectors") and not old.has_tokens:  # its token vectors are needed
         return "the previous index has no token vectors"
     if old.has_tokens and _projection_due(old):
