@@ -8,7 +8,6 @@ chunking parameters, a corrupt previous index, or ``full=True`` re-embeds everyt
 from __future__ import annotations
 
 import bisect
-import itertools
 import logging
 import os
 import time
@@ -22,7 +21,7 @@ from qa.chunking import ChunkedDocument, chunk_document, line_starts, passage_in
 from qa.documents import Document, SkippedFile
 from qa.embedding import Embedder, token_counter
 from qa.errors import CorruptIndexError
-from qa.late_interaction import TOKEN_DIMENSIONS, TokenCodec, document_frequency
+from qa.late_interaction import TOKEN_DIMENSIONS, TokenCodec, can_fit, document_frequency
 from qa.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -88,9 +87,7 @@ def _compatible(old: store.LoadedIndex, manifest: dict) -> str:
 def _projection_due(index: store.LoadedIndex) -> bool:
     """Whether an index whose first build was too small to fit the token projection (whole 384-dim
     vectors) has grown enough to fit it: one full rebuild then shrinks its token vectors 4×."""
-    from qa.late_interaction import _SAMPLES_PER_DIMENSION
-
-    return index.token_codec.dimensions > TOKEN_DIMENSIONS and index.manifest["tokens"] >= _SAMPLES_PER_DIMENSION * TOKEN_DIMENSIONS
+    return index.token_codec.dimensions > TOKEN_DIMENSIONS and can_fit(index.manifest["tokens"])
 
 
 def _faiss_index(vectors: np.ndarray, hnsw_threshold: int):
@@ -229,8 +226,9 @@ def _assemble(settings, documents, chunked, vectors, tokens, codec, old, reuse, 
     chunk_vecs: list[np.ndarray] = []
     sent_vecs: list[np.ndarray] = []
     keyword_texts: list[str] = []
-    # Per chunk (in row order): its token ids, int8 vectors and scales (settings.token_vectors).
-    chunk_tokens: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    # Per document (in row order): its chunks' token ids, int8 vectors, scales, and pieces per
+    # chunk (settings.token_vectors).
+    doc_tokens: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     n_chunks = n_sentences = 0
     cursor = 0  # position in `vectors` of the next new document's chunk vectors
 
@@ -249,10 +247,8 @@ def _assemble(settings, documents, chunked, vectors, tokens, codec, old, reuse, 
             sent_vecs.append(np.asarray(old.sentence_vectors[s0:s1]))
             if settings.token_vectors:  # same params, so the old index has them (_compatible)
                 t0, t1 = int(old.token_offsets[c0]), int(old.token_offsets[c1])
-                rel = np.asarray(old.token_offsets[c0 : c1 + 1], dtype=np.int64) - t0
-                ids, codes, scales = (np.asarray(old.token_ids[t0:t1]), np.asarray(old.token_vectors[t0:t1]),
-                                      np.asarray(old.token_scales[t0:t1]))
-                chunk_tokens += [(ids[a:b], codes[a:b], scales[a:b]) for a, b in itertools.pairwise(rel)]
+                doc_tokens.append((np.asarray(old.token_ids[t0:t1]), np.asarray(old.token_vectors[t0:t1]),
+                                   np.asarray(old.token_scales[t0:t1]), np.diff(old.token_offsets[c0 : c1 + 1])))
             text = old.document_text(old_id)
             keyword_texts += [_keyword_text(old.sections[int(old.chunks[r]["section"])], text, old.chunks[r])
                               for r in range(c0, c1)]
@@ -271,7 +267,9 @@ def _assemble(settings, documents, chunked, vectors, tokens, codec, old, reuse, 
             srows["end"] = [s.end for s in cd.sentences]
             chunk_vecs.append(vectors[cursor : cursor + nc])
             if tokens is not None:
-                chunk_tokens += tokens[cursor : cursor + nc]
+                own = tokens[cursor : cursor + nc]
+                doc_tokens.append((*(np.concatenate([t[k] for t in own]) if own else None for k in range(3)),
+                                   np.array([len(t[0]) for t in own], dtype=np.int64)))
             sent_vecs.append(vectors[cursor + nc : cursor + nc + ns])
             cursor += nc + ns
             keyword_texts += [cd.chunk_index_text(c) for c in cd.chunks]
@@ -300,11 +298,12 @@ def _assemble(settings, documents, chunked, vectors, tokens, codec, old, reuse, 
     token_parts: dict[str, np.ndarray | None] = {}
     extra: dict[str, int] = {}
     if settings.token_vectors:
-        counts = [len(ids) for ids, _, _ in chunk_tokens]
+        doc_tokens = [d for d in doc_tokens if len(d[3])]  # a document without chunks holds none
+        counts = np.concatenate([d[3] for d in doc_tokens] or [np.zeros(0, np.int64)])
         token_parts = {
-            "token_ids": np.concatenate([t[0] for t in chunk_tokens] or [np.zeros(0, np.int32)]).astype(np.int32),
-            "token_vectors": np.concatenate([t[1] for t in chunk_tokens] or [np.zeros((0, codec.dimensions), np.int8)]),
-            "token_scales": np.concatenate([t[2] for t in chunk_tokens] or [np.zeros(0, np.float16)]),
+            "token_ids": np.concatenate([d[0] for d in doc_tokens] or [np.zeros(0, np.int32)]).astype(np.int32),
+            "token_vectors": np.concatenate([d[1] for d in doc_tokens] or [np.zeros((0, codec.dimensions), np.int8)]),
+            "token_scales": np.concatenate([d[2] for d in doc_tokens] or [np.zeros(0, np.float16)]),
             "token_offsets": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
             "token_mean": codec.mean,
             "token_components": codec.components,

@@ -45,6 +45,11 @@ TOKEN_DIMENSIONS = 96
 _SAMPLES_PER_DIMENSION = 4
 
 
+def can_fit(tokens: int, dimensions: int = TOKEN_DIMENSIONS) -> bool:
+    """Whether ``tokens`` sample tokens are enough to fit a projection to ``dimensions``."""
+    return tokens >= _SAMPLES_PER_DIMENSION * dimensions
+
+
 def quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows as int8 with one float16 scale each (row ≈ int8 row × scale).
 
@@ -86,7 +91,7 @@ class TokenCodec:
         ``4 × dimensions`` tokens."""
         sample = np.asarray(sample, dtype=np.float32)
         dim = sample.shape[1]
-        if dimensions >= dim or len(sample) < _SAMPLES_PER_DIMENSION * dimensions:
+        if dimensions >= dim or not can_fit(len(sample), dimensions):
             return cls(np.zeros(dim, np.float32), np.eye(dim, dtype=np.float32))
         mean = sample.mean(axis=0)
         _, _, axes = np.linalg.svd(sample - mean, full_matrices=False)

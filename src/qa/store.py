@@ -184,7 +184,7 @@ class LoadedIndex:
             self.sentences = np.load(folder / "sentences.npy", mmap_mode="r")
             self.chunk_vectors = np.load(folder / "chunk_vectors.npy", mmap_mode="r")
             self.sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
-            self.has_tokens = bool(self.manifest.get("tokens") is not None)
+            self.has_tokens = self.manifest.get("tokens") is not None
             if self.has_tokens:
                 self.token_ids = np.load(folder / "token_ids.npy", mmap_mode="r")
                 self.token_vectors = np.load(folder / "token_vectors.npy", mmap_mode="r")
