@@ -37,9 +37,16 @@ def test_quantized_rows_keep_their_direction(rows):
     back = codes.astype(np.float32) * scales.astype(np.float32)[:, None]
     # Each value within half a step (plus float16's rounding of the scale) of the original.
     step = np.abs(unit).max(axis=1, keepdims=True) / 127
-    assert np.all(np.abs(back - unit) <= 0.5 * step + 2e-3 * np.abs(unit) + 1e-7)
+    bound = 0.5 * step + 2e-3 * np.abs(unit) + 1e-7
+    assert np.all(np.abs(back - unit) <= bound)
     cosine = (back * unit).sum(1) / np.linalg.norm(back, axis=1)
-    assert cosine.min() > 0.999
+    # The direction moves by at most the error's length: cos ≥ sqrt(1 − |e|²) for a unit row. A
+    # row with one dominant value and many tiny ones can lose ~0.1 % of its cosine that way; rows
+    # whose values are spread out, as token vectors' are (|x| ≤ 0.3), keep more than 0.999.
+    error = np.linalg.norm(np.broadcast_to(bound, unit.shape), axis=1)
+    assert np.all(cosine >= np.sqrt(np.clip(1 - error**2, 0, 1)) - 1e-6)
+    spread = np.abs(unit).max(axis=1) <= 0.3
+    assert np.all(cosine[spread] > 0.999)
 
 
 def test_codec_axes_are_orthonormal_and_keep_the_sample_apart():
