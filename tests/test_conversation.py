@@ -29,6 +29,7 @@ from qa.conversation import (
     is_follow_up,
     lead_with_new,
     plan,
+    rarity_of,
     repeats_itself,
     says_nothing_new,
     sentence_adjustment,
@@ -577,6 +578,25 @@ def test_a_self_contained_question_that_retrieves_well_alone_drops_the_history()
     assert len(weigh(p, 0.2).queries) > 1
 
 
+def test_context_words_the_documents_never_use_are_left_out(seed_engine):
+    rarity = rarity_of(seed_engine.index().keyword)
+    conversation = _after("Of course I knew it, just teasing. What did Yeltsin oppose in 1999?", YELTSIN)
+    p = plan("Why?", conversation, rarity=rarity)
+    expansion = p.queries[1][0]
+    assert "oppose" in expansion and "Yeltsin" in expansion and "1999" in expansion
+    assert "teasing" not in expansion and "knew" not in expansion
+    # Without the corpus' words nothing can be told apart: every content word stays.
+    assert "teasing" in plan("Why?", conversation).queries[1][0]
+
+
+def test_a_question_for_something_else_leans_less_on_the_history():
+    conversation = _after("Who led Russia after the dissolution of the Soviet Union?", YELTSIN)
+    same, other = (weigh(plan(q, conversation), 0.2) for q in ("What did he oppose?", "What else did he oppose?"))
+    assert other.follow_up and other.wants_new and len(other.queries) > 1
+    assert 1.0 - other.queries[0][1] == pytest.approx((1.0 - same.queries[0][1]) * PlanParams().other_scale)
+    assert PlanParams().other_scale < 1.0
+
+
 def test_a_question_without_words_of_its_own_leans_on_its_context():
     conversation = _after("What did Boris Yeltsin oppose in 1999?", "The 1999 NATO intervention in Kosovo.")
     p = weigh(plan("Why?", conversation), 0.2)
@@ -817,6 +837,19 @@ def _task(dialogue: str, turn: int, questions: list[str], references: list[dict]
         "turns": [{"question": q, "answer": f"answer {i}", "is_eval_turn": i == turn - 1}
                   for i, q in enumerate(questions[:turn])],
     }
+
+
+@pytest.mark.parametrize(("passage_id", "document"), [
+    ("798401030_10436-10772-0-336", "798401030"),  # ClapNQ: the Wikipedia page, not the passage
+    ("798401030_10773-11534-0-761", "798401030"),
+    ("ibmcld_00491-1283-3050", "ibmcld_00491"),
+    ("87fdc8101cee16b1-1441-3295", "87fdc8101cee16b1"),
+    ("114303-0-2100", "114303"),
+])
+def test_a_passage_belongs_to_the_document_its_id_names(passage_id, document):
+    from qa.conversation_eval import document_of
+
+    assert document_of(passage_id) == document
 
 
 def test_conversation_eval_on_a_toy_set(tmp_path, embedder):

@@ -618,6 +618,9 @@ class PlanParams:
     continued_scale: float = 0.5
     #: Below this share the history is dropped: the question is taken as a new topic.
     min_history_share: float = 0.1
+    #: Scale of the history share for a question asking for something else ("Any other
+    #: games?"): what the last answer found is what it does not want again.
+    other_scale: float = 0.5
     #: Weight of the older-turns query, relative to the last-turn expansion. The older-turns query
     #: holds the last turn's context too, so at 1.0 an older turn counts half as much as the last.
     older_weight: float = 1.0
@@ -685,6 +688,11 @@ def _context(
             continue
         seen |= stems
         out.append(w)
+    if rarity is not None and out:
+        # A word the documents never use retrieves nothing and only blurs the query's vector
+        # ("Of course I knew it! just teasing, sorry": "teasing", "sorry"). Names and numbers
+        # stay: the keyword index may split them into nothing it keeps ("U.S").
+        out = [w for w, r in zip(out, rarity(out), strict=True) if r > 0 or not w.islower()]
     return out[: p.max_context_words]
 
 
@@ -735,7 +743,7 @@ def plan(
     if leaning and not new_subject:
         older_context: list[str] = []
         for t in older:
-            older_context += [w for w in _context(t, resolved, "question", p)
+            older_context += [w for w in _context(t, resolved, "question", p, rarity)
                               if w not in context and w not in older_context]
         if older_context:
             history.append((f"{resolved} {' '.join(context + older_context)}", p.older_weight))
@@ -892,8 +900,10 @@ def lead_with_new(query_plan: QueryPlan, hits: list[Hit], answer: Answer, senten
 
 #: Hits retrieved per ranking before a follow-up's rankings are fused.
 FUSION_DEPTH = 10
-#: The k of reciprocal rank fusion: 1 / (k + rank).
-FUSION_K = 10
+#: The k of reciprocal rank fusion: 1 / (k + rank). Small, because both rankings are short and
+#: already reranked: their first places are what should meet (MTRAG: k 2–4 lead on follow-ups
+#: and topic switches in both halves, 10 trails the question alone on switches).
+FUSION_K = 4
 
 
 def fuse(alone: list[Hit], history: list[Hit], own_weight: float, top_k: int, k: int = FUSION_K) -> list[Hit]:
@@ -977,6 +987,8 @@ def weigh(query_plan: QueryPlan, confidence: float | None, threshold: float = 0.
     if share < p.min_history_share:
         # A self-contained question that retrieves well on its own: a topic switch, taken as asked.
         return QueryPlan([(query_plan.resolved, 1.0)], None, query_plan.resolved)
+    if query_plan.wants_new:
+        share *= p.other_scale
     own = 1.0 - share
     if query_plan.empty:  # "Why?": the question alone retrieves nothing, its context has to lead
         own *= p.empty_question_share

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import time
@@ -119,8 +120,19 @@ def _label(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _document(passage_id: str) -> str:
-    # MTRAG passage ids are "<document>-<start>-<end>" (clapnq adds a part: "<doc>-<s>-<e>-<n>").
+#: A ClapNQ passage id: "<Wikipedia page id>_<start>-<end>-<s>-<e>"; the page is the document.
+_CLAPNQ_ID = re.compile(r"(\d+)_\d+-")
+
+
+def document_of(passage_id: str) -> str:
+    """The document an MTRAG passage comes from (passages of one document share it).
+
+    Ids are "<document>-<start>-<end>" ("ibmcld_00491-1283-3050", "87fdc8101cee16b1-1441-3295",
+    "114303-0-2100"), except ClapNQ's, which put the passage's offset after the Wikipedia page id:
+    "798401030_10436-10772-0-336" and "798401030_10773-11534-0-761" are two passages of one page.
+    """
+    if m := _CLAPNQ_ID.match(passage_id):
+        return m.group(1)
     return passage_id.split("-", 1)[0]
 
 
@@ -236,7 +248,7 @@ def _replay(engine, path_to_id: dict[str, str], tasks: list[dict], settings: Set
             previous_docs = None
             continue
         references = {p["passage_id"] for p in task.get("context") or []}
-        docs = {_document(pid) for pid in references}
+        docs = {document_of(pid) for pid in references}
         if i == 1:
             topic = "first"
         elif not previous_docs or not docs:
