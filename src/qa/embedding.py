@@ -151,6 +151,7 @@ def export_query_encoder(model_dir: Path, folder: Path) -> Path:
     tmp = folder.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         export_onnx(model_dir, tmp / "model.onnx")
+        (tmp / EXPORT_SOURCE).write_text(str(model_dir), encoding="utf-8")
         try:
             os.rename(tmp, folder)
         except OSError:  # another process exported it meanwhile
@@ -158,7 +159,54 @@ def export_query_encoder(model_dir: Path, folder: Path) -> Path:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    prune_exports(folder, model_dir)
     return folder
+
+
+#: In an export folder: the model folder it was exported from.
+EXPORT_SOURCE = "source.txt"
+#: An unfinished export (``.tmp-*``) older than this is a crashed one.
+_STALE_TMP_S = 3600.0
+
+
+def prune_exports(current: Path, model_dir: Path) -> list[Path]:
+    """Remove the exports ``current`` supersedes: in its parent folder, the other exports of the
+    same model folder (older weights, or a graph without today's outputs), exports that do not
+    say which model they come from (made before exports said so; re-made on demand), and
+    unfinished ones left by a crash. Exports of other models stay: switching back is free.
+
+    Each export holds the model's weights (~90 MB for all-MiniLM-L6-v2), so without this every
+    model update or new graph version would leave one behind in ``index/encoders``.
+
+    Returns:
+        The folders removed.
+    """
+    import shutil
+    import time
+
+    removed: list[Path] = []
+    for other in sorted(current.parent.iterdir()):
+        if other == current or not other.is_dir():
+            continue
+        if other.name.startswith(".tmp-"):
+            try:
+                stale = time.time() - other.stat().st_mtime > _STALE_TMP_S
+            except OSError:
+                continue
+        elif (other / "model.onnx").is_file():
+            source = other / EXPORT_SOURCE
+            try:
+                stale = not source.is_file() or source.read_text("utf-8") == str(model_dir)
+            except (OSError, UnicodeDecodeError):
+                stale = True
+        else:
+            continue  # not an export: not ours to remove
+        if stale:
+            shutil.rmtree(other, ignore_errors=True)
+            if not other.exists():
+                logger.info("removed the superseded ONNX export %s", other)
+                removed.append(other)
+    return removed
 
 
 class Embedder:
