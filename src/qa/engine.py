@@ -11,12 +11,14 @@ import logging
 import threading
 import time
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from qa import documents, indexing, store
+from qa.aliases import read_aliases
 from qa.answer import (
     SMALL_TALK_REPLY,
     Answer,
@@ -53,6 +55,11 @@ from qa.settings import Settings
 from qa.spelling import correct
 
 logger = logging.getLogger(__name__)
+
+#: Passages whose names an absent name of the question may be an alias of.
+ALIAS_DEPTH = 5
+#: Encoded names kept for the alias check (384 floats each: 6 MB).
+NAME_CACHE = 4096
 
 
 @dataclass
@@ -117,6 +124,10 @@ class Engine:
         self._build_lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._encode_lock = threading.Lock()
+        # Names of passages, encoded for the alias check: the same passages come up again and
+        # their names are ~2 ms each to encode (a cache: bounded, and keyed by text alone, since
+        # the model never changes under an engine).
+        self._name_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
     # -- models -------------------------------------------------------------------------------
 
@@ -156,6 +167,22 @@ class Engine:
         with self._encode_lock:
             return encoder.encode(texts)
 
+    def encode_names(self, names: list[str]) -> np.ndarray:
+        """Unit vectors of short texts, cached (up to :data:`NAME_CACHE` of them)."""
+        with self._encode_lock:  # bots ask from several threads
+            known = {n: self._name_vectors[n] for n in names if n in self._name_vectors}
+        missing = list(dict.fromkeys(n for n in names if n not in known))
+        fresh = dict(zip(missing, self.encode_queries(missing), strict=True)) if missing else {}
+        with self._encode_lock:
+            self._name_vectors.update(fresh)
+            for name in known:
+                if name in self._name_vectors:
+                    self._name_vectors.move_to_end(name)
+            while len(self._name_vectors) > NAME_CACHE:
+                self._name_vectors.popitem(last=False)
+        vectors = known | fresh
+        return np.stack([vectors[n] for n in names]) if names else np.zeros((0, 0), np.float32)
+
     def encode_for(self, index: store.LoadedIndex, texts: list[str]) -> list[tuple[np.ndarray, TokenVectors | None]]:
         """Per query text, its unit vector and, when ``index`` keeps token vectors and the
         late-interaction rerank is on, its word pieces (one forward pass gives both)."""
@@ -171,6 +198,29 @@ class Engine:
         return [(v, None if p is None else TokenVectors(*p)) for v, p in zip(vectors, pieces, strict=True)]
 
     # -- index --------------------------------------------------------------------------------
+
+    def reword(self, index: store.LoadedIndex, question: str) -> str:
+        """The question as the documents would write it: misspelt words corrected (the dense
+        side does not forgive a typo; :func:`qa.spelling.correct`) and names they never use read
+        as theirs ("USSR" as "Soviet Union"; :func:`qa.aliases.read_aliases`).
+
+        A question naming nothing the documents lack costs a vocabulary lookup; one that does,
+        a retrieval and the encoding of the names of its passages (~64 short texts).
+        """
+        question = correct(index, question)
+        if self.settings.alias_similarity > 1.0 or not absent_names(index, [], question):
+            return question  # (without hits every unknown name counts: a cheap first look)
+        vector, tokens = self.encode_for(index, [question])[0]
+        hits = retrieve(index, [Query(question, vector, 1.0, tokens)], ALIAS_DEPTH,
+                        RetrievalParams.from_settings(self.settings))
+        absent = absent_names(index, hits, question)  # "UN" is spelled out in a passage: no alias
+        if not absent:
+            return question
+        texts = [index.sentence_text(int(r)) for hit in hits for r in hit.sentence_rows]
+        rewritten, aliases = read_aliases(question, absent, texts, self.encode_names, self.settings.alias_similarity)
+        if aliases:
+            logger.info("read %s", ", ".join(f"{a!r} as {b!r}" for a, b in aliases.items()))
+        return rewritten
 
     def build(self, full: bool = False, progress: bool = False) -> BuildReport:
         """Bring the index up to date with the documents folder (incrementally unless ``full``).
@@ -295,8 +345,7 @@ class Engine:
             if conversation is not None:
                 conversation.add(Turn.of(answer))
             return answer
-        # Misspelt words as the documents write them: the dense side does not forgive a typo.
-        asked, question = question, correct(index, question)
+        asked, question = question, self.reword(index, question)
         query_plan = plan(question, conversation, rarity=rarity_of(index.keyword))
         texts = [text for text, _ in query_plan.queries]
         encoded = self.encode_for(index, texts)
@@ -361,7 +410,7 @@ class Engine:
         # "Understood as" shows a corrected spelling too, as a search engine's "Showing results for".
         answer.understood_as = query_plan.understood_as or (question if question != asked else None)
         answer.question = asked
-        if absent := absent_names(index, hits, asked):
+        if absent := absent_names(index, hits, question):
             warnings = warnings + ["the documents never mention " + " or ".join(f"“{name}”" for name in absent)]
         answer.warnings = warnings
         if conversation is not None:

@@ -243,7 +243,7 @@ class Asker:
         """Hits and answer for one question (``encoded``: its precomputed vector and tokens
         from :meth:`qa.engine.Engine.encode_for`, of the question as asked: one with a
         misspelling is encoded again, corrected)."""
-        corrected = correct(self.index, question)
+        corrected = self.engine.reword(self.index, question)
         if encoded is None or corrected != question:
             encoded = self.engine.encode_for(self.index, [corrected])[0]
         question = corrected

@@ -96,6 +96,11 @@ class Settings:
     #: (calibrated, see README).
     answer_unknown_word_threshold: float = 0.45
     answer_unknown_name_threshold: float = 0.55
+    #: A name of the question that no document uses is read as the name of the retrieved
+    #: passages the model puts at least this close ("USSR" as "Soviet Union", cosine 0.91; "USA"
+    #: as "United States", 0.89; not "Moscow" as "Russia", 0.83, nor "Obama" as "Trump", 0.63;
+    #: all-MiniLM-L6-v2). Above 1 turns it off. See :mod:`qa.aliases`.
+    alias_similarity: float = 0.86
     #: Weight of question-word overlap when choosing the sentences to quote.
     answer_overlap_weight: float = 0.3
     #: A second sentence joins the answer when it scores at least this share of the best one.
@@ -227,6 +232,8 @@ class Settings:
         for name in ("answer_threshold", "answer_unknown_word_threshold", "answer_unknown_name_threshold"):
             if not -1.0 <= getattr(self, name) <= 1.0:
                 raise UsageError(f"{name} must be between -1 and 1 (it is compared with a cosine)")
+        if not -1.0 <= self.alias_similarity <= 2.0:
+            raise UsageError("alias_similarity must be between -1 and 2 (above 1: off)")
         if self.answer_max_sentences < 1 or self.answer_depth < 1:
             raise UsageError("answer_max_sentences and answer_depth must be at least 1")
         if self.hnsw_threshold < 0 or self.hnsw_ef_search < 0:
