@@ -591,10 +591,18 @@ def test_context_words_the_documents_never_use_are_left_out(seed_engine):
 
 def test_a_question_for_something_else_leans_less_on_the_history():
     conversation = _after("Who led Russia after the dissolution of the Soviet Union?", YELTSIN)
-    same, other = (weigh(plan(q, conversation), 0.2) for q in ("What did he oppose?", "What else did he oppose?"))
-    assert other.follow_up and other.wants_new and len(other.queries) > 1
-    assert 1.0 - other.queries[0][1] == pytest.approx((1.0 - same.queries[0][1]) * PlanParams().other_scale)
-    assert PlanParams().other_scale < 1.0
+
+    def history_share(question: str) -> float:
+        p = weigh(plan(question, conversation), 0.2)
+        assert p.follow_up and len(p.queries) > 1
+        return 1.0 - p.queries[0][1]
+
+    same = history_share("What did he oppose?")
+    assert history_share("What else did he oppose?") == pytest.approx(same * 0.5)
+    assert history_share("Which other leaders did he oppose?") == pytest.approx(same * 0.5)
+    # More of the same, and "each other", are no other thing.
+    assert history_share("Tell me more about what he opposed") == pytest.approx(same)
+    assert history_share("Did he and Clinton oppose each other?") == pytest.approx(same)
 
 
 def test_a_question_without_words_of_its_own_leans_on_its_context():

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from qa.embedding import EXPORT_SOURCE, export_query_encoder, prune_exports, resolve_model
+from qa.embedding import EXPORT_SOURCE, encoder_key, export_query_encoder, prune_exports, resolve_model
 from qa.settings import DEFAULT_MODEL
 
 
@@ -21,25 +21,29 @@ def _export(root: Path, name: str, source: str | None) -> Path:
 
 def test_superseded_exports_are_removed_and_others_kept(tmp_path):
     model = tmp_path / "models" / "minilm"
-    current = _export(tmp_path, "c0ffee0000000001", str(model))
-    older = _export(tmp_path, "c0ffee0000000002", str(model))  # same model, older weights or graph
+    current = _export(tmp_path, encoder_key(model), str(model))
+    older = _export(tmp_path, "c0ffee0000000002", str(model))  # same model, older weights
+    before_labels = _export(tmp_path, encoder_key(model, 1), None)  # same model, the first graph
     other_model = _export(tmp_path, "c0ffee0000000003", str(tmp_path / "models" / "mpnet"))
-    unlabelled = _export(tmp_path, "c0ffee0000000004", None)  # made before exports said their model
-    crashed = tmp_path / ".tmp-123-abcd"
+    unlabelled = _export(tmp_path, "c0ffee0000000004", None)  # some model's, made before labels
+    crashed = tmp_path / ".tmp-123-abcd0123"
     crashed.mkdir()
     long_ago = time.time() - 2 * 3600
     os.utime(crashed, (long_ago, long_ago))
-    running = tmp_path / ".tmp-456-ef01"  # another process exporting right now
+    running = tmp_path / ".tmp-456-ef012345"  # another process exporting right now
     running.mkdir()
-    notes = tmp_path / "notes"  # not an export
-    notes.mkdir()
+    foreign = _export(tmp_path, "whisper-onnx", None)  # someone else's model in a shared folder
+    extra = _export(tmp_path, "c0ffee0000000005", str(model))
+    (extra / "notes.txt").write_text("mine", encoding="utf-8")  # not only an export's files
 
     removed = prune_exports(current, model)
 
-    assert sorted(removed) == sorted([older, unlabelled, crashed])
-    assert not older.exists() and not unlabelled.exists() and not crashed.exists()
-    assert (current / "model.onnx").is_file() and (other_model / "model.onnx").is_file()
-    assert running.is_dir() and notes.is_dir()
+    assert sorted(removed) == sorted([older, before_labels, crashed])
+    assert not older.exists() and not before_labels.exists() and not crashed.exists()
+    for kept in (current, other_model, unlabelled, foreign, extra):
+        assert (kept / "model.onnx").is_file(), kept
+    assert running.is_dir()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-") and p != running]
 
 
 def test_a_new_export_replaces_the_one_it_supersedes(tmp_path):
@@ -53,3 +57,6 @@ def test_a_new_export_replaces_the_one_it_supersedes(tmp_path):
     assert (folder / EXPORT_SOURCE).read_text("utf-8") == str(model_dir)
     assert not stale.exists() and kept.is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fedcba9876543210", "feedfacefeedface"]
+    # And it is one a later export of the same model recognises as its own (only an export's files).
+    newer = _export(tmp_path, "0000000000000001", str(model_dir))
+    assert prune_exports(newer, model_dir) == [folder]

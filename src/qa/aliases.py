@@ -29,16 +29,32 @@ _WHOLE_NAME_MARGIN = 0.05
 #: Names taken from the passages, best passage first: each costs an encoding (~2 ms on two cores).
 MAX_CANDIDATES = 32
 
-# A capitalised run, "of"/"the" inside it ("Union of Soviet Socialist Republics"); a possessive
-# ending is not part of the name.
-_NAME = re.compile(r"\b[A-Z][\w’'.-]*(?:\s+(?:(?:of|the|de|von|van|da|del)\s+)?[A-Z][\w’'.-]*)*")
+#: Words of a name taken from a run of capitalised words at most.
+MAX_NAME_WORDS = 6
+
+# A capitalised word (accented capitals too: "Élysée"); a dot only inside one ("U.S", "D.C"), so
+# a run stops where a sentence ends.
+_CAP = "[A-ZÀ-ÖØ-ÞĀ-Ž]"
+_WORD = rf"{_CAP}(?:[\w’'-]|\.(?=\w))*"
+_CONNECTOR = r"(?:of|the|de|von|van|da|del)"
+# A capitalised run, "of"/"the" inside it ("Union of Soviet Socialist Republics").
+_NAME = re.compile(rf"(?<![\w’'.-]){_WORD}(?:\s+(?:{_CONNECTOR}\s+)?{_WORD})*")
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
+# Numbers and roman numerals: "Elizabeth I" is not "Elizabeth II", "Super Bowl 49" not "… 50".
+_NUMERAL = re.compile(r"\d+|(?<!\w)[IVXLC]+(?!\w)")
+
+
+def _bare(name: str) -> str:
+    """A name without a possessive ending or a trailing dot: "Yeltsin's" → "Yeltsin"."""
+    return _POSSESSIVE.sub("", name.rstrip(".-"))
 
 
 def document_names(texts: list[str], limit: int = MAX_CANDIDATES) -> list[str]:
-    """Names in ``texts``, in order of first appearance: every capitalised run ("The United
-    States"), the run without its first word ("United States") and each of its words, without a
-    possessive ending; not a stop word ("After" where a sentence begins).
+    """Names in ``texts``, in order of first appearance: every capitalised run ("After the Soviet
+    Union") and each part of it that begins and ends with a capitalised word ("Soviet Union",
+    "Soviet", "Union"; longer parts first, of :data:`MAX_NAME_WORDS` words at most), without a
+    possessive ending; none that begins with a stop word ("After", "The United States": capitalised
+    where a sentence begins).
 
     Args:
         texts: Sentences of the retrieved passages.
@@ -47,17 +63,17 @@ def document_names(texts: list[str], limit: int = MAX_CANDIDATES) -> list[str]:
     Returns:
         Distinct names.
     """
-    stop = query_stopwords("nltk")  # "After", "The": capitalised where a sentence begins
+    stop = query_stopwords("nltk")
     names: dict[str, None] = {}
     for text in texts:
         for m in _NAME.finditer(text):
-            run = _POSSESSIVE.sub("", m.group().rstrip(".-"))
-            words = run.split()
-            # Without its first word too: a sentence's "The United States" is "United States".
-            parts = [" ".join(words[1:]), *words] if len(words) > 1 else []
-            for name in [run, *parts]:
-                name = _POSSESSIVE.sub("", name.rstrip(".-"))
-                if name and name[0].isupper() and name.lower() not in stop:
+            words = [_bare(w) for w in m.group().split()]
+            n = len(words)
+            parts = [" ".join(words[i:j]) for size in range(min(n, MAX_NAME_WORDS), 0, -1)
+                     for i in range(n - size + 1) for j in [i + size]
+                     if words[i][:1].isupper() and words[j - 1][:1].isupper()]
+            for name in ([" ".join(words)] if n > MAX_NAME_WORDS else []) + parts:
+                if name and name.split()[0].lower() not in stop:  # not "The United States"
                     names.setdefault(name)
                     if len(names) >= limit:
                         return list(names)
@@ -75,7 +91,8 @@ def read_aliases(
 
     Args:
         question: The question (spelling corrected).
-        absent: Its names no document uses, as written in it (:func:`qa.answer.absent_names`).
+        absent: Its names no document uses, as written in it (:func:`qa.answer.absent_names`;
+            a possessive ending is left where it is: "USSR's" → "Soviet Union's").
         texts: Sentences of the passages retrieved for the question.
         encode: Unit vectors of texts (the engine's query encoder).
         threshold: Cosine from which two names are read as the same; above 1 nothing is.
@@ -86,21 +103,26 @@ def read_aliases(
     """
     if not absent or threshold > 1.0:
         return question, {}
-    candidates = [n for n in document_names(texts) if n.lower() not in {a.lower() for a in absent}]
+    bare = list(dict.fromkeys(_bare(a) for a in absent))  # "USSR's" is read as "USSR"
+    candidates = [n for n in document_names(texts) if n.lower() not in {b.lower() for b in bare}]
     if not candidates:
         return question, {}
-    vectors = encode([*absent, *candidates])
-    similarity = vectors[: len(absent)] @ vectors[len(absent) :].T
+    vectors = encode([*bare, *candidates])
+    similarity = vectors[: len(bare)] @ vectors[len(bare) :].T
     aliases: dict[str, str] = {}
-    for name, row in zip(absent, similarity, strict=True):
+    for name, row in zip(bare, similarity, strict=True):
+        if numerals := set(_NUMERAL.findall(name)):  # a number the name states must stay
+            row = np.where([set(_NUMERAL.findall(c)) == numerals for c in candidates], row, -1.0)
         best = float(row.max())
         if best < threshold:
             continue
         # The whole name before a word of it: "USSR" is "Soviet Union" (0.91), not "Soviet" (0.94).
-        close = [i for i in np.flatnonzero(row >= max(threshold, best - _WHOLE_NAME_MARGIN))]
-        pick = max(close, key=lambda i: (len(candidates[i].split()), row[i]))
+        close = np.flatnonzero(row >= max(threshold, best - _WHOLE_NAME_MARGIN))
+        pick = int(max(close, key=lambda i: (len(candidates[i].split()), row[i])))
         aliases[name] = candidates[pick]
         logger.debug("read %r as %r (cosine %.3f)", name, candidates[pick], row[pick])
-    for name, alias in aliases.items():
-        question = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", lambda _m, a=alias: a, question, count=1)
+    if aliases:
+        # Every occurrence, in one pass: an inserted name is never rewritten again.
+        pattern = "|".join(re.escape(n) for n in sorted(aliases, key=len, reverse=True))
+        question = re.sub(rf"(?<!\w)(?:{pattern})(?!\w)", lambda m: aliases[m.group()], question)
     return question, aliases

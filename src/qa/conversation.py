@@ -90,6 +90,9 @@ _TIME_SHIFT = re.compile(
 )
 _BEFORE_WORDS = ("before", "earlier")
 _MORE = re.compile(r"\b(else|other|another|more|besides)\b", re.IGNORECASE)
+# Asks for a different thing than the last answer's ("other games?", "What else?"), where "more"
+# asks for more of the same; "each other", "the other day", "on the other hand" ask neither.
+_OTHER = re.compile(r"\b(else|another|(?<!each )other(?!\s+(?:day|hand|side|way)\b))\b", re.IGNORECASE)
 _DEMONSTRATIVE = re.compile(r"\b(this|that|these|those|it|there|then)\b", re.IGNORECASE)
 _FOLLOW_UP_START = re.compile(
     r"^\s*(and|but|also|so|or|what about|how about|what of|and what|and who|and when|and where|why|"
@@ -210,6 +213,8 @@ class QueryPlan:
     #: sentence the recent answers quoted: such a question must not be answered with them again.
     wants_new: bool = False
     quoted_before: frozenset[str] = frozenset()
+    #: Whether it asks for a different thing ("other games?"): the history weighs less (:func:`weigh`).
+    wants_other: bool = False
     #: The last question (as understood) whose frame an elliptical follow-up keeps: "And space?"
     #: after "What are the shared interests?" asks about shared interests.
     frame: str = ""
@@ -765,7 +770,7 @@ def plan(
                        asked_terms=frozenset() if wants_new else _new_terms(question, last.understood_as),
                        why=bool(_WHY.match(question)), said=last.focus,
                        said_new_terms=frozenset() if wants_new else _new_terms(resolved, last.understood_as),
-                       wants_new=wants_new,
+                       wants_new=wants_new, wants_other=bool(_OTHER.search(question)),
                        quoted_before=frozenset(q for t in [last, *older] for q in t.quoted),
                        frame=(last.frame or last.understood_as) if _ELLIPTICAL.match(question) and not new_subject
                        else "",
@@ -987,7 +992,7 @@ def weigh(query_plan: QueryPlan, confidence: float | None, threshold: float = 0.
     if share < p.min_history_share:
         # A self-contained question that retrieves well on its own: a topic switch, taken as asked.
         return QueryPlan([(query_plan.resolved, 1.0)], None, query_plan.resolved)
-    if query_plan.wants_new:
+    if query_plan.wants_other:
         share *= p.other_scale
     own = 1.0 - share
     if query_plan.empty:  # "Why?": the question alone retrieves nothing, its context has to lead

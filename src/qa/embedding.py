@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -120,12 +121,13 @@ def load_sentence_transformer(model_dir: Path):
 ONNX_OUTPUTS_VERSION = 2
 
 
-def encoder_key(model_dir: Path) -> str:
-    """Names the ONNX export of a model: changes when the model folder or its weights change."""
+def encoder_key(model_dir: Path, outputs_version: int = ONNX_OUTPUTS_VERSION) -> str:
+    """Names the ONNX export of a model: changes when the model folder, its weights or the graph's
+    outputs change (``outputs_version`` 1 names the exports made before the graph had a version)."""
     import hashlib
 
     # The graph's outputs are part of the key: an export without token vectors is re-exported.
-    parts = [str(model_dir), f"outputs:{ONNX_OUTPUTS_VERSION}"]
+    parts = [str(model_dir)] + ([f"outputs:{outputs_version}"] if outputs_version > 1 else [])
     for name in ("model.safetensors", "pytorch_model.bin", "config.json"):
         file = model_dir / name
         if file.is_file():
@@ -165,47 +167,59 @@ def export_query_encoder(model_dir: Path, folder: Path) -> Path:
 
 #: In an export folder: the model folder it was exported from.
 EXPORT_SOURCE = "source.txt"
-#: An unfinished export (``.tmp-*``) older than this is a crashed one.
+#: What an export folder holds (:func:`qa.onnx_encoder.export_onnx`, plus :data:`EXPORT_SOURCE`).
+_EXPORT_FILES = frozenset({"model.onnx", "model.onnx.data", "tokenizer.json", EXPORT_SOURCE})
+_EXPORT_NAME = re.compile(r"[0-9a-f]{16}")
+_TMP_NAME = re.compile(r"\.tmp-\d+-[0-9a-f]{8}")
+#: An unfinished export (``.tmp-<pid>-<hex>``) older than this is a crashed one.
 _STALE_TMP_S = 3600.0
 
 
 def prune_exports(current: Path, model_dir: Path) -> list[Path]:
-    """Remove the exports ``current`` supersedes: in its parent folder, the other exports of the
-    same model folder (older weights, or a graph without today's outputs), exports that do not
-    say which model they come from (made before exports said so; re-made on demand), and
-    unfinished ones left by a crash. Exports of other models stay: switching back is free.
+    """Remove the exports ``current`` supersedes, next to it: the other exports of the same model
+    folder — those that say so (:data:`EXPORT_SOURCE`: older weights) and those named by an
+    earlier graph version of its key (made before exports said where they came from) — and
+    unfinished ones a crash left behind. Exports of other models stay (switching back is free),
+    and so does anything that is not an export as :func:`export_query_encoder` writes it (a
+    16-hex-digit name, only its files), whatever folder ``QA_ENCODER_DIR`` points to.
 
     Each export holds the model's weights (~90 MB for all-MiniLM-L6-v2), so without this every
-    model update or new graph version would leave one behind in ``index/encoders``.
+    model update or new graph version would leave one behind in ``index/encoders``. A folder is
+    renamed before it is deleted: no process finds half of one.
 
     Returns:
         The folders removed.
     """
     import shutil
     import time
+    import uuid
 
+    earlier = {encoder_key(model_dir, v) for v in range(1, ONNX_OUTPUTS_VERSION)}
     removed: list[Path] = []
     for other in sorted(current.parent.iterdir()):
-        if other == current or not other.is_dir():
-            continue
-        if other.name.startswith(".tmp-"):
-            try:
-                stale = time.time() - other.stat().st_mtime > _STALE_TMP_S
-            except OSError:
+        try:
+            if other == current or not other.is_dir() or other.is_symlink():
                 continue
-        elif (other / "model.onnx").is_file():
-            source = other / EXPORT_SOURCE
-            try:
-                stale = not source.is_file() or source.read_text("utf-8") == str(model_dir)
-            except (OSError, UnicodeDecodeError):
-                stale = True
-        else:
-            continue  # not an export: not ours to remove
-        if stale:
-            shutil.rmtree(other, ignore_errors=True)
-            if not other.exists():
-                logger.info("removed the superseded ONNX export %s", other)
-                removed.append(other)
+            if _TMP_NAME.fullmatch(other.name):
+                stale = time.time() - other.stat().st_mtime > _STALE_TMP_S
+            elif _EXPORT_NAME.fullmatch(other.name) and (other / "model.onnx").is_file() \
+                    and {f.name for f in other.iterdir()} <= _EXPORT_FILES:
+                source = other / EXPORT_SOURCE
+                stale = other.name in earlier if not source.is_file() else source.read_text("utf-8") == str(model_dir)
+            else:
+                continue
+        except (OSError, UnicodeDecodeError):
+            continue  # unreadable: not ours to judge
+        if not stale:
+            continue
+        doomed = other.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(other, doomed)
+        except OSError:
+            continue  # gone already, or in use where a rename is refused
+        shutil.rmtree(doomed, ignore_errors=True)
+        logger.info("removed the superseded ONNX export %s", other)
+        removed.append(other)
     return removed
 
 

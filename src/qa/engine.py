@@ -128,6 +128,7 @@ class Engine:
         # their names are ~2 ms each to encode (a cache: bounded, and keyed by text alone, since
         # the model never changes under an engine).
         self._name_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._names_lock = threading.Lock()
 
     # -- models -------------------------------------------------------------------------------
 
@@ -169,11 +170,14 @@ class Engine:
 
     def encode_names(self, names: list[str]) -> np.ndarray:
         """Unit vectors of short texts, cached (up to :data:`NAME_CACHE` of them)."""
-        with self._encode_lock:  # bots ask from several threads
+        if not names:
+            return self.encode_queries([])
+        with self._names_lock:  # bots ask from several threads
             known = {n: self._name_vectors[n] for n in names if n in self._name_vectors}
         missing = list(dict.fromkeys(n for n in names if n not in known))
-        fresh = dict(zip(missing, self.encode_queries(missing), strict=True)) if missing else {}
-        with self._encode_lock:
+        # Rows copied: a view would keep its whole batch alive after the cache let it go.
+        fresh = {n: v.copy() for n, v in zip(missing, self.encode_queries(missing), strict=True)} if missing else {}
+        with self._names_lock:
             self._name_vectors.update(fresh)
             for name in known:
                 if name in self._name_vectors:
@@ -181,7 +185,7 @@ class Engine:
             while len(self._name_vectors) > NAME_CACHE:
                 self._name_vectors.popitem(last=False)
         vectors = known | fresh
-        return np.stack([vectors[n] for n in names]) if names else np.zeros((0, 0), np.float32)
+        return np.stack([vectors[n] for n in names])
 
     def encode_for(self, index: store.LoadedIndex, texts: list[str]) -> list[tuple[np.ndarray, TokenVectors | None]]:
         """Per query text, its unit vector and, when ``index`` keeps token vectors and the
@@ -205,7 +209,7 @@ class Engine:
         as theirs ("USSR" as "Soviet Union"; :func:`qa.aliases.read_aliases`).
 
         A question naming nothing the documents lack costs a vocabulary lookup; one that does,
-        a retrieval and the encoding of the names of its passages (~64 short texts).
+        a retrieval and the encoding of the names of its passages (up to 32 short texts, cached).
         """
         question = correct(index, question)
         if self.settings.alias_similarity > 1.0 or not absent_names(index, [], question):
