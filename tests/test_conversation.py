@@ -284,6 +284,19 @@ def test_a_declined_question_does_not_sink_the_next_one(seed_engine):
     assert len(conversation) == 2
 
 
+def test_a_filler_word_is_no_word_the_documents_must_use(seed_engine):
+    cited = []
+    for follow_up in ("Did they actually cooperate on any of those?", "Did they cooperate on any of those?"):
+        conversation = Conversation()
+        seed_engine.ask("What interests do the US and Russia share?", conversation)
+        answer = seed_engine.ask(follow_up, conversation)
+        # "actually" is no word of the article, but no topic either: it must not raise the bar.
+        assert answer.answered, follow_up
+        assert _cites(answer, "cooperative relationship") or _cites(answer, "cooperated on issues such as")
+        cited.append([c.start_line for c in answer.citations if c.cited])
+    assert cited[0] == cited[1]
+
+
 def test_a_self_contained_question_answered_alone_is_taken_as_asked(seed_engine):
     conversation = Conversation()
     seed_engine.ask("Who led Russia after the dissolution of the Soviet Union?", conversation)

@@ -171,7 +171,10 @@ _GENERIC = ("happen happened happens happening occur occurred mean means meaning
             "describe described explain refer refers kind type example purpose reason role significance stand "
             "stands main like else exactly tell please today now nowadays currently presently lately recent "
             "recently latest article articles document documents text mention mentions mentioned unrelated come came "
-            "comes coming")
+            "comes coming "
+            # Fillers: "Did they actually cooperate…?" asks what "Did they cooperate…?" asks.
+            "actually really ever even still also anyway basically indeed truly specifically particularly "
+            "precisely generally typically usually originally")
 
 
 @lru_cache(maxsize=1)
