@@ -153,6 +153,10 @@ class LightKeywordIndex:
     # The spelling match of KeywordIndex itself (it imports nothing heavy).
     closest = KeywordIndex.closest
     _known_word = KeywordIndex._known_word
+    written_forms = KeywordIndex.written_forms
+
+    def _postings(self, token_id: int):
+        return self.indices[self.indptr[token_id] : self.indptr[token_id + 1]]
 
     @property
     def size(self) -> int:

@@ -98,3 +98,21 @@ def test_names_are_encoded_once_and_the_cache_is_bounded(seed_engine, monkeypatc
     engine.encode_names(["Vladimir Putin", "Lynne M. Tracy"])
     assert list(engine._name_vectors) == ["Vladimir Putin", "Lynne M. Tracy"]
     assert engine.encode_names([]).shape == (0, 384)
+
+
+def test_an_acronym_the_passages_spell_out_is_looked_up_once(seed_engine, monkeypatch):
+    import qa.engine
+
+    engine = type(seed_engine)(seed_engine.settings)
+    calls: list[str] = []
+    plain = qa.engine.retrieve
+    monkeypatch.setattr(qa.engine, "retrieve", lambda index, queries, *a: (calls.append(queries[0].text),
+                                                                          plain(index, queries, *a))[1])
+    first = engine.ask("How did the US vote at the UN?")
+    assert len(calls) == 2 and first.understood_as is None  # "US", "UN": spelled out, no alias
+    calls.clear()
+    again = engine.ask("How did the US vote at the UN?")
+    assert len(calls) == 1 and again.answer == first.answer  # known now: no second look
+    calls.clear()
+    engine.ask("When did the USSR break up?")  # a name it has not seen is still looked up
+    assert len(calls) == 2

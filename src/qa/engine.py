@@ -129,6 +129,8 @@ class Engine:
         # the model never changes under an engine).
         self._name_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._names_lock = threading.Lock()
+        # Acronyms the passages of an index spell out ("US"): no alias to look for (a cache).
+        self._spelled_out: tuple[store.LoadedIndex | None, set[str]] = (None, set())
 
     # -- models -------------------------------------------------------------------------------
 
@@ -203,21 +205,33 @@ class Engine:
 
     # -- index --------------------------------------------------------------------------------
 
-    def reword(self, index: store.LoadedIndex, question: str) -> str:
+    def reword(self, index: store.LoadedIndex, question: str,
+               encoded: dict[str, tuple[np.ndarray, TokenVectors | None]] | None = None) -> str:
         """The question as the documents would write it: misspelt words corrected (the dense
         side does not forgive a typo; :func:`qa.spelling.correct`) and names they never use read
         as theirs ("USSR" as "Soviet Union"; :func:`qa.aliases.read_aliases`).
 
         A question naming nothing the documents lack costs a vocabulary lookup; one that does,
         a retrieval and the encoding of the names of its passages (up to 32 short texts, cached).
+        ``encoded``, when given, receives the question's encoding (:meth:`encode_for`), so the
+        caller need not encode it again.
         """
         question = correct(index, question)
-        if self.settings.alias_similarity > 1.0 or not absent_names(index, [], question):
-            return question  # (without hits every unknown name counts: a cheap first look)
+        if self.settings.alias_similarity > 1.0:
+            return question
+        if self._spelled_out[0] is not index:
+            self._spelled_out = (index, set())
+        # Without hits every unknown name counts, "US" too (a passage spells it out): a cheap first
+        # look, which skips the names passages of this index were found to spell out.
+        if not set(absent_names(index, [], question)) - self._spelled_out[1]:
+            return question
         vector, tokens = self.encode_for(index, [question])[0]
+        if encoded is not None:
+            encoded[question] = (vector, tokens)
         hits = retrieve(index, [Query(question, vector, 1.0, tokens)], ALIAS_DEPTH,
                         RetrievalParams.from_settings(self.settings))
         absent = absent_names(index, hits, question)  # "UN" is spelled out in a passage: no alias
+        self._spelled_out[1].update(set(absent_names(index, [], question)) - set(absent))
         if not absent:
             return question
         texts = [index.sentence_text(int(r)) for hit in hits for r in hit.sentence_rows]
@@ -349,10 +363,12 @@ class Engine:
             if conversation is not None:
                 conversation.add(Turn.of(answer))
             return answer
-        asked, question = question, self.reword(index, question)
+        known: dict[str, tuple[np.ndarray, TokenVectors | None]] = {}  # encoded by reword already
+        asked, question = question, self.reword(index, question, known)
         query_plan = plan(question, conversation, rarity=rarity_of(index.keyword))
         texts = [text for text, _ in query_plan.queries]
-        encoded = self.encode_for(index, texts)
+        fresh = iter(self.encode_for(index, [t for t in texts if t not in known]) if set(texts) - set(known) else [])
+        encoded = [known[t] if t in known else next(fresh) for t in texts]
         queries = [Query(t, v, w, tok) for (t, w), (v, tok) in zip(query_plan.queries, encoded, strict=True)]
         params = RetrievalParams.from_settings(s)
         alone = None  # the question's own ranking, when it was fused with the history's

@@ -182,16 +182,19 @@ class KeywordIndex:
                     self._by_length = by_length
         return nearest_word(token, self._by_length, max_distance)
 
+    def _postings(self, token_id: int) -> np.ndarray:
+        """Rows holding the indexed word ``token_id``, in row order (a column of the CSC matrix)."""
+        indptr = self._retriever.scores["indptr"]
+        return self._retriever.scores["indices"][indptr[token_id] : indptr[token_id + 1]]
+
     def written_forms(self, token: str, text_of_row: Callable[[int], str], rows: int = 3) -> set[str]:
         """How the documents write an indexed word: the lower-cased words of the first ``rows``
         texts holding ``token`` that stem to it ("boris" for "bori"). ``text_of_row`` gives a
         row's text as indexed (:meth:`qa.store.LoadedIndex.chunk_index_text`). The index keeps
         stems only; this reads a few texts, for the rare word that needs it."""
-        vocab = self.vocab
-        if token not in vocab:
+        if token not in self.vocab:
             return set()
-        indptr = self._retriever.scores["indptr"]
-        found = self._retriever.scores["indices"][indptr[vocab[token]] : indptr[vocab[token] + 1]][:rows]
+        found = self._postings(self.vocab[token])[:rows]
         written = sorted({w for row in found for w in split_words(text_of_row(int(row)))})
         return {w for w, stem in zip(written, _stemmer().stemWords(written), strict=True) if stem == token}
 
