@@ -50,11 +50,11 @@ def _bare(name: str) -> str:
 
 
 def document_names(texts: list[str], limit: int = MAX_CANDIDATES) -> list[str]:
-    """Names in ``texts``, in order of first appearance: every capitalised run ("After the Soviet
-    Union") and each part of it that begins and ends with a capitalised word ("Soviet Union",
-    "Soviet", "Union"; longer parts first, of :data:`MAX_NAME_WORDS` words at most), without a
-    possessive ending; none that begins with a stop word ("After", "The United States": capitalised
-    where a sentence begins).
+    """Names in ``texts``, in order of first appearance: the parts of each capitalised run that
+    begin and end with a capitalised word, longer parts first, of :data:`MAX_NAME_WORDS` words at
+    most ("After the Soviet Union" gives "Soviet Union", "Soviet", "Union"), without a possessive
+    ending; none that begins with a stop word ("After", "The United States": capitalised where a
+    sentence begins).
 
     Args:
         texts: Sentences of the retrieved passages.
