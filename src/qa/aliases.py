@@ -104,7 +104,8 @@ def read_aliases(
     if not absent or threshold > 1.0:
         return question, {}
     bare = list(dict.fromkeys(_bare(a) for a in absent))  # "USSR's" is read as "USSR"
-    candidates = [n for n in document_names(texts) if n.lower() not in {b.lower() for b in bare}]
+    asked = {b.lower() for b in bare}
+    candidates = [n for n in document_names(texts) if n.lower() not in asked]
     if not candidates:
         return question, {}
     vectors = encode([*bare, *candidates])

@@ -317,6 +317,8 @@ class Embedder:
         import torch
         from tqdm.auto import tqdm
 
+        from qa.late_interaction import word_pieces
+
         keep = [True] * len(texts) if keep is None else list(keep)
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         tokens: list[Tokens | None] = [None] * len(texts)
@@ -339,12 +341,10 @@ class Embedder:
                 if any(keep[i] for i in idx):
                     vectors = torch.nn.functional.normalize(result["token_embeddings"], p=2, dim=-1).cpu().numpy()
                     ids = features["input_ids"].cpu().numpy()
-                    mask = features["attention_mask"].cpu().numpy().astype(bool)
+                    mask = features["attention_mask"].cpu().numpy()
                     for j, i in enumerate(idx):
                         if keep[i]:
-                            real = mask[j] & ~np.isin(ids[j], special)
-                            own = vectors[j][real].astype(np.float32)
-                            piece_ids = ids[j][real].astype(np.int32)
+                            piece_ids, own = word_pieces(ids[j], mask[j], vectors[j], special)
                             tokens[i] = (piece_ids, *codec.encode(own)) if codec is not None else (piece_ids, own)
                 bar.update(len(idx))
         return out, tokens

@@ -223,7 +223,8 @@ class Engine:
             self._spelled_out = (index, set())
         # Without hits every unknown name counts, "US" too (a passage spells it out): a cheap first
         # look, which skips the names passages of this index were found to spell out.
-        if not set(absent_names(index, [], question)) - self._spelled_out[1]:
+        unknown = set(absent_names(index, [], question))
+        if not unknown - self._spelled_out[1]:
             return question
         vector, tokens = self.encode_for(index, [question])[0]
         if encoded is not None:
@@ -231,7 +232,7 @@ class Engine:
         hits = retrieve(index, [Query(question, vector, 1.0, tokens)], ALIAS_DEPTH,
                         RetrievalParams.from_settings(self.settings))
         absent = absent_names(index, hits, question)  # "UN" is spelled out in a passage: no alias
-        self._spelled_out[1].update(set(absent_names(index, [], question)) - set(absent))
+        self._spelled_out[1].update(unknown - set(absent))
         if not absent:
             return question
         texts = [index.sentence_text(int(r)) for hit in hits for r in hit.sentence_rows]
@@ -367,8 +368,9 @@ class Engine:
         asked, question = question, self.reword(index, question, known)
         query_plan = plan(question, conversation, rarity=rarity_of(index.keyword))
         texts = [text for text, _ in query_plan.queries]
-        fresh = iter(self.encode_for(index, [t for t in texts if t not in known]) if set(texts) - set(known) else [])
-        encoded = [known[t] if t in known else next(fresh) for t in texts]
+        if missing := list(dict.fromkeys(t for t in texts if t not in known)):
+            known |= dict(zip(missing, self.encode_for(index, missing), strict=True))
+        encoded = [known[t] for t in texts]
         queries = [Query(t, v, w, tok) for (t, w), (v, tok) in zip(query_plan.queries, encoded, strict=True)]
         params = RetrievalParams.from_settings(s)
         alone = None  # the question's own ranking, when it was fused with the history's

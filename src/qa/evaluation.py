@@ -33,7 +33,6 @@ from qa.errors import UsageError
 from qa.late_interaction import TokenVectors
 from qa.retrieval import Query, RetrievalParams, retrieve
 from qa.settings import Settings
-from qa.spelling import correct
 
 logger = logging.getLogger(__name__)
 
@@ -243,9 +242,10 @@ class Asker:
         """Hits and answer for one question (``encoded``: its precomputed vector and tokens
         from :meth:`qa.engine.Engine.encode_for`, of the question as asked: one with a
         misspelling is encoded again, corrected)."""
-        corrected = self.engine.reword(self.index, question)
+        known: dict[str, tuple[np.ndarray, TokenVectors | None]] = {}  # encoded by reword already
+        corrected = self.engine.reword(self.index, question, known)
         if encoded is None or corrected != question:
-            encoded = self.engine.encode_for(self.index, [corrected])[0]
+            encoded = known.get(corrected) or self.engine.encode_for(self.index, [corrected])[0]
         question = corrected
         vector, tokens = encoded
         hits = retrieve(self.index, [Query(question, vector, 1.0, tokens)], self.top_k, self.retrieval)

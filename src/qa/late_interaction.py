@@ -38,6 +38,13 @@ class TokenVectors:
     vectors: np.ndarray
 
 
+def word_pieces(ids: np.ndarray, mask: np.ndarray, vectors: np.ndarray, special: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One text's word pieces out of its row of a padded batch: their ids (int32) and vectors
+    (float32), padding and special tokens ([CLS], [SEP]…: ``special``) left out."""
+    real = mask.astype(bool) & ~np.isin(ids, special)
+    return ids[real].astype(np.int32), np.ascontiguousarray(vectors[real], dtype=np.float32)
+
+
 #: Dimensions token vectors are projected to (PCA): measured on SQuAD part a, 96 ranks as the
 #: model's 384 do (R@1/R@5/MRR within ±0.001), at a quarter of the bytes.
 TOKEN_DIMENSIONS = 96

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.late_interaction import word_pieces
+
 logger = logging.getLogger(__name__)
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -199,8 +201,7 @@ class OnnxQueryEncoder:
             result = self._session.run(names, feed)
             out[idx] = result[0]
             if tokens:
-                ids, mask = feed["input_ids"], feed["attention_mask"].astype(bool)
+                ids, mask = feed["input_ids"], feed["attention_mask"]
                 for j, i in enumerate(idx):
-                    real = mask[j] & ~np.isin(ids[j], self._special)
-                    pieces[i] = (ids[j][real].astype(np.int32), np.ascontiguousarray(result[1][j][real], dtype=np.float32))
+                    pieces[i] = word_pieces(ids[j], mask[j], result[1][j], self._special)
         return out, pieces
