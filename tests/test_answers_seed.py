@@ -66,6 +66,11 @@ QUESTIONS = [
     ("9/11", "following the 9/11 attacks"),
     ("state-owned banks", "several state-owned banks"),
     ("Titovian flavour", "Titovian flavour of independence"),
+    # "Why": the sentence saying he objected, then the one with his reason ("saw it as …").
+    ("why did yeltsin object to nato intervening in yugoslavia", "saw it as an infringement"),
+    # The time asked last: the sentence that states Yeltsin's years leads.
+    ("yeltsin was president from when to when", "Boris Yeltsin (1991–99)"),
+    ("Who is Pete Hegseth according to the article?", "Defense Secretary Pete Hegseth"),
 ]
 
 OUT_OF_SCOPE = [

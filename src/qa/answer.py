@@ -170,7 +170,7 @@ _CAPITALISED_RUN = re.compile(r"(?:[A-Z][\w'’-]*(?:\s+(?:of|the|and|for|on)\s+
 _GENERIC = ("happen happened happens happening occur occurred mean means meaning call called name named known "
             "describe described explain refer refers kind type example purpose reason role significance stand "
             "stands main like else exactly tell please today now nowadays currently presently lately recent "
-            "recently latest article articles document documents text mention mentions mentioned unrelated come came "
+            "recently latest article articles document documents text mention mentions mentioned according unrelated come came "
             "comes coming "
             # Fillers: "Did they actually cooperate…?" asks what "Did they cooperate…?" asks.
             "actually really ever even still also anyway basically indeed truly specifically particularly "
@@ -506,6 +506,8 @@ _TIME_QUESTION = re.compile(
     r"(?:year|years|decade|century|month|date|day|period|era)\b)",
     re.IGNORECASE,
 )
+# "yeltsin was president from when to when", "they met when?": the time asked mid-sentence or last.
+_TIME_ASKED_LATER = re.compile(r"\b(?:from|since|until|till)\s+when\b|\bwhen\s*\?*\s*$", re.IGNORECASE)
 
 
 # "How are relations today?", "Who is the current ambassador?": the latest time the documents
@@ -559,9 +561,37 @@ def _carried(years_of: list[list[list[int]]], value: Callable[[list[int]], int |
     return found
 
 
+# "Why did Yeltsin object to …?", "For what reason …?", "How come …?": a question whose answer is a cause.
+_WHY_QUESTION = re.compile(
+    r"^\s*(?:and\s+|but\s+|so\s+)?(?:why\b|how\s+come\b|for\s+what\s+reasons?\b|what\s+(?:was|were|is|are)\s+"
+    r"the\s+(?:reasons?|causes?|motives?)\b)",
+    re.IGNORECASE,
+)
+# A sentence that gives a reason: "because", "due to", "saw it as an infringement", "in response to".
+_GIVES_REASON = re.compile(
+    r"\b(?:because|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result|result\s+of|in\s+order\s+to|so\s+as\s+to|"
+    r"so\s+that|therefore|thus|hence|led\s+to|caused|reasons?|motivated|aimed?\s+(?:at|to)|in\s+response|"
+    r"in\s+retaliation|fear(?:ed|s)?\s+(?:of|that)|out\s+of\s+concern|"
+    r"(?:saw|see|sees|seen|viewed|views|regarded|regards|considered)\s+(?:it|this|that|them|him|her)?\s*as)\b",
+    re.IGNORECASE,
+)
+#: Sentences after the one a "why" question is about that may hold its reason.
+_REASON_LOOKAHEAD = 1
+
+
+def asks_why(question: str) -> bool:
+    """Whether a question asks for a cause ("Why …?", "How come …?", "What was the reason …?")."""
+    return _WHY_QUESTION.match(question) is not None
+
+
+def gives_reason(sentence: str) -> bool:
+    """Whether a sentence states a cause or a motive ("because", "due to", "saw it as …")."""
+    return _GIVES_REASON.search(sentence) is not None
+
+
 def asks_time(question: str) -> bool:
     """Whether a question asks for a time ("When did …?", "In what year …?")."""
-    return _TIME_QUESTION.match(question) is not None
+    return _TIME_QUESTION.match(question) is not None or _TIME_ASKED_LATER.search(question) is not None
 
 
 def asks_only_when(question: str) -> bool:
@@ -1055,6 +1085,14 @@ def compose(
         if earlier is None:
             return Answer(question, NOT_FOUND, False, citations, score=score)
         chosen = [(chosen[0][0], h, earlier), chosen[0]]
+    if asks_why(question) and not any(gives_reason(texts_of[h][p]) for _, h, p in chosen):
+        # "Why did Yeltsin object to the NATO intervention?": the sentence that says he did is
+        # about it, the reason follows it ("…Yeltsin saw it as an infringement…"): both are quoted.
+        _, h, p = chosen[0]
+        later = next((q for q in range(p + 1, min(p + 1 + _REASON_LOOKAHEAD, len(texts_of[h])))
+                      if gives_reason(texts_of[h][q])), None)
+        if later is not None:
+            chosen = [chosen[0], (chosen[0][0], h, later)]
     # "What did Russia do in Georgia in 2008?" quoted from 1991 and 1803: about another time.
     if closed and not covered and all(c[1:] in off_time for c in chosen):
         return Answer(question, NOT_FOUND, False, citations, score=score)

@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from qa.answer import NOT_FOUND, time_after_or_before, times_around
+from qa.answer import NOT_FOUND, asks_why, gives_reason, time_after_or_before, times_around
 from qa.keyword import tokenize
 
 if TYPE_CHECKING:
@@ -64,12 +64,6 @@ _REFERENCE = re.compile(
     r"the latter|the former|the same|such|else|former|latter|this one|that one|the other|"
     r"(?:in response|in return|in reaction|as a result|at the time)(?!\s+(?:to|of|for|from|with)\b)|"
     r"after that|before that|afterwards)\b",
-    re.IGNORECASE,
-)
-_WHY = re.compile(r"\s*(and\s+|but\s+|so\s+)?(why|how come|for what reason)\b", re.IGNORECASE)
-_BECAUSE = re.compile(
-    r"\b(because|due to|owing to|as a result|result of|in order to|so that|therefore|thus|hence|led to|caused|"
-    r"reasons?|in response to|aimed? to|(saw|see|sees|viewed|regarded|considered) (it|this|that|them) as)\b",
     re.IGNORECASE,
 )
 # "And space?", "What about trade?": a new item for the last question's frame.
@@ -263,6 +257,12 @@ class Conversation:
 
     def reset(self) -> None:
         self._turns.clear()
+
+    def copy(self) -> Conversation:
+        """A conversation with the same turns and bounds, whose new turns leave this one as it is."""
+        other = Conversation(self.max_turns, self.max_age_s)
+        other._turns.extend(self._turns)
+        return other
 
     def __len__(self) -> int:
         return len(self.turns)
@@ -768,7 +768,7 @@ def plan(
                        history_scale=1.0 if leaning else p.continued_scale,
                        empty=not content_words(resolved), params=p,
                        asked_terms=frozenset() if wants_new else _new_terms(question, last.understood_as),
-                       why=bool(_WHY.match(question)), said=last.focus,
+                       why=asks_why(question), said=last.focus,
                        said_new_terms=frozenset() if wants_new else _new_terms(resolved, last.understood_as),
                        wants_new=wants_new, wants_other=bool(_OTHER.search(question)),
                        quoted_before=frozenset(q for t in [last, *older] for q in t.quoted),
@@ -827,7 +827,7 @@ def sentence_adjustment(query_plan: QueryPlan, sentence: str) -> float:
     value = -query_plan.repeat_penalty if is_repeat(query_plan, sentence) else 0.0
     if len(sentence.split()) < p.min_sentence_words:
         value -= p.label_penalty
-    if query_plan.why and _BECAUSE.search(sentence):
+    if query_plan.why and gives_reason(sentence):
         value += p.reason_bonus
     return value
 

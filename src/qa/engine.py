@@ -32,6 +32,7 @@ from qa.answer import (
     overview,
     quote_text,
 )
+from qa.compound import join_answers, split_compound, unanswered
 from qa.conversation import (
     FUSION_DEPTH,
     Conversation,
@@ -347,7 +348,8 @@ class Engine:
             are the closest passages), and for a greeting or a thanks (no citations, a hint what to
             ask); "What is this document about?" quotes the documents' openings
             (:func:`qa.answer.overview`); ``understood_as`` is set when earlier turns shaped the
-            question.
+            question. Two questions in one are answered part by part when the whole answer
+            misses one (:meth:`_ask_compound`); a part the documents do not answer gets a note.
 
         Raises:
             UsageError: For an empty question.
@@ -355,6 +357,45 @@ class Engine:
         s = self.settings
         question, warnings = clean_question(question, s.max_question_chars)
         top_k = top_k or s.top_k
+        parts = split_compound(question)
+        if len(parts) > 1 and not is_small_talk(question) and not is_overview(question):
+            return self._ask_compound(question, parts, conversation, top_k, warnings)
+        return self._answer(question, conversation, top_k, warnings)
+
+    def _ask_compound(self, question: str, parts: list[str], conversation: Conversation | None, top_k: int,
+                      warnings: list[str]) -> Answer:
+        """:meth:`ask` for two or three questions in one (:func:`qa.compound.split_compound`).
+
+        Asked whole, a question about one topic ("How does it work and why should I use it?")
+        finds its passages best, so the whole answer stands unless it was declined, or a part
+        answered on its own quotes none of its sentences (the whole answered the other part
+        only). Each part is asked as a follow-up of the one before ("…, and who was its last
+        leader?"), in a scratch copy of the history; the history gets one turn.
+        """
+        def scratch() -> Conversation:
+            return conversation.copy() if conversation is not None else Conversation()
+
+        whole_history = scratch()
+        whole = self._answer(question, whole_history, top_k, warnings)
+        parts_history = scratch()
+        answers = [self._answer(part, parts_history, top_k, []) for part in parts]
+        said = {sentence.text for sentence in whole.sentences}
+        missed = any(a.answered and not said & {q.text for q in a.sentences} for a in answers)
+        if not any(a.answered for a in answers) or (whole.answered and not missed):
+            if conversation is not None and whole_history.last is not None:
+                conversation.add(whole_history.last)
+            if whole.answered:  # what the answer does not cover, it says
+                whole.warnings += [unanswered(part) for part, a in zip(parts, answers, strict=True) if not a.answered]
+            return whole
+        answer = join_answers(question, parts, answers, top_k)
+        answer.warnings = warnings + answer.warnings
+        if conversation is not None:
+            conversation.add(Turn.of(answer))
+        return answer
+
+    def _answer(self, question: str, conversation: Conversation | None, top_k: int, warnings: list[str]) -> Answer:
+        """:meth:`ask` for one question, cleaned (``warnings``: the notes of cleaning it)."""
+        s = self.settings
         if is_small_talk(question):  # "Thanks!": nothing to look up, and nothing to remember
             return Answer(question, SMALL_TALK_REPLY, False, [], warnings=warnings)
         index = self.index()
