@@ -101,6 +101,8 @@ OUT_OF_SCOPE = [
     "What did Comey say about Russia?",  # a name the article never uses, not a misspelt "come"
     "start treaty",  # keywords the article does not hold together
     "what is it",  # stands in sentences, but asks nothing of its own
+    # The infobox field names her, but states no time.
+    "When was Lynne M. Tracy appointed ambassador to Russia?",
 ]
 
 

@@ -24,6 +24,7 @@ from qa.conversation import (
     QueryPlan,
     Turn,
     as_asked,
+    at_that_time,
     entities,
     fuse,
     is_follow_up,
@@ -193,6 +194,16 @@ DIALOGUES = {
     "his predecessor: the full name from the last answer": [
         ("Did relations get worse under Putin?", "re-election to the Russian presidency in 2012"),
         ("Who was president before him?", "Boris Yeltsin (1991–99)"),
+    ],
+    # "then": the time the last answer stated ("…in 1991…" → "Who was Russia's president in 1991?").
+    "then": [
+        ("When did the Soviet Union dissolve?", "After the dissolution of the Soviet Union in 1991"),
+        ("Who was Russia's president then?", "Boris Yeltsin (1991–99)"),
+    ],
+    # "What triggered it?" asks for a cause: a frame, no word the article must use.
+    "a cause asked for": [
+        ("What did Bush and Putin cooperate on?", "war in Afghanistan"),
+        ("What triggered it?", "following the 9/11 attacks"),
     ],
     "after a declined question": [
         ("What is the capital of France?", None),
@@ -437,6 +448,30 @@ def test_after_that_is_the_time_after_the_last_answers(question, times):
     assert query_plan.times == times
     if times:  # shown with the question as understood
         assert query_plan.understood_as.endswith("(before 1991)" if times[0][0] == 1976 else "(after 1999)")
+
+
+@pytest.mark.parametrize(
+    ("question", "understood"),
+    [
+        ("Who was Russia's president then?", "Who was Russia's president in 1991?"),
+        ("What did the US do at that time?", "What did the US do in 1991?"),
+        ("What happened then?", "What happened in 1991?"),
+        ("And then?", "And then?"),  # what came next (the times after the answer's)
+        ("Who was president in 2000 then?", "Who was president in 2000 then?"),  # a time of its own
+        ("What was then decided?", "What was then decided?"),  # "then" mid-question: "next"
+    ],
+)
+def test_then_is_the_time_the_last_answer_stated(question, understood):
+    last = Turn("When did the Soviet Union dissolve?", "When did the Soviet Union dissolve?", "…",
+                focus="After the dissolution of the Soviet Union in 1991, the relationship was generally warm "
+                      "under Russian president Boris Yeltsin (1991–99).")
+    assert at_that_time(question, last) == understood
+
+
+def test_then_without_a_time_in_the_last_answer_stays():
+    last = Turn("What did Hegseth order?", "What did Hegseth order?", "…",
+                focus="Defense Secretary Pete Hegseth has also ordered the suspension of offensive cyber operations.")
+    assert at_that_time("Who was president then?", last) == "Who was president then?"
 
 
 def test_after_that_twice_follows_the_time_the_last_answer_was_held_to():

@@ -172,6 +172,8 @@ _GENERIC = ("happen happened happens happening occur occurred mean means meaning
             "stands main like else exactly tell please today now nowadays currently presently lately recent "
             "recently latest article articles document documents text mention mentions mentioned according unrelated come came "
             "comes coming "
+            # A cause asked for: "What triggered it?" asks what "Why did it happen?" does.
+            "cause caused causes trigger triggered triggers prompt prompted spark sparked provoke provoked "
             # Fillers: "Did they actually cooperate…?" asks what "Did they cooperate…?" asks.
             "actually really ever even still also anyway basically indeed truly specifically particularly "
             "precisely generally typically usually originally")
@@ -561,10 +563,12 @@ def _carried(years_of: list[list[list[int]]], value: Callable[[list[int]], int |
     return found
 
 
-# "Why did Yeltsin object to …?", "For what reason …?", "How come …?": a question whose answer is a cause.
+# "Why did Yeltsin object to …?", "For what reason …?", "How come …?", "What triggered it?": a
+# question whose answer is a cause.
 _WHY_QUESTION = re.compile(
     r"^\s*(?:and\s+|but\s+|so\s+)?(?:why\b|how\s+come\b|for\s+what\s+reasons?\b|what\s+(?:was|were|is|are)\s+"
-    r"the\s+(?:reasons?|causes?|motives?)\b)",
+    r"the\s+(?:reasons?|causes?|motives?|triggers?)\b|what\s+(?:triggered|caused|prompted|sparked|provoked|motivated|"
+    r"led\s+to|drove|made)\b)",
     re.IGNORECASE,
 )
 # A sentence that gives a reason: "because", "due to", "saw it as an infringement", "in response to".
@@ -580,7 +584,8 @@ _REASON_LOOKAHEAD = 1
 
 
 def asks_why(question: str) -> bool:
-    """Whether a question asks for a cause ("Why …?", "How come …?", "What was the reason …?")."""
+    """Whether a question asks for a cause ("Why …?", "How come …?", "What was the reason …?",
+    "What triggered it?")."""
     return _WHY_QUESTION.match(question) is not None
 
 
@@ -611,6 +616,16 @@ _SENTENCE_END = re.compile(r"[.!?:;…][\"'’”)\]]*\s*$")
 def _is_fragment(text: str) -> bool:
     """Whether a "sentence" is no sentence: a title or a field without closing punctuation."""
     return _SENTENCE_END.search(text) is None
+
+
+#: Most words of an infobox field or a title (a long run without closing punctuation is a
+#: sentence cut short: "Oxygen gas (O 2) can be toxic at elevated partial pressures, …").
+_FIELD_WORDS = 12
+
+
+def _is_field(text: str) -> bool:
+    """Whether a "sentence" is a short fragment: a field ("Envoy Ambassador … Lynne M. Tracy") or a title."""
+    return _is_fragment(text) and len(text.split()) <= _FIELD_WORDS
 
 
 def _is_title(text: str) -> bool:
@@ -797,6 +812,15 @@ def time_after_or_before(sentences: list[str], before: bool) -> tuple[tuple[int,
     if not stated:
         return ()
     return times_around(min(a for a, _ in stated), max(b for _, b in stated), before)
+
+
+def first_time(sentences: list[str]) -> str | None:
+    """The first time the sentences state, as a question would ask it ("in 1991", "between 1991
+    and 1999"; an open one, "since 2014", from its start), or None."""
+    for text in sentences:
+        for a, b, _ in _spans(text, question=False):
+            return f"in {a}" if b in (a, _OPEN_END) else f"between {a} and {b}"
+    return None
 
 
 def times_around(first: int, last: int, before: bool) -> tuple[tuple[int, int], ...]:
@@ -1075,6 +1099,10 @@ def compose(
             seen_rows.add(row)
 
     if count and not any(states_count(texts_of[h][p], amount) for _, h, p in chosen):
+        return Answer(question, NOT_FOUND, False, citations, score=score)
+    if timed and all(_is_field(texts_of[h][p]) and not states_time(texts_of[h][p]) for _, h, p in chosen):
+        # "When was Lynne M. Tracy appointed?" is not answered by the field that names her. (A
+        # sentence without a time often is: "after the war"; declining those cost part a 0.35 %.)
         return Answer(question, NOT_FOUND, False, citations, score=score)
     if when and not states_time(texts_of[chosen[0][1]][chosen[0][2]]):
         # "When?" after "What did Russia do in Syria?": the sentence it is about says no time,

@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from qa.answer import NOT_FOUND, asks_why, gives_reason, time_after_or_before, times_around
+from qa.answer import NOT_FOUND, asked_years, asks_why, first_time, gives_reason, time_after_or_before, times_around
 from qa.keyword import tokenize
 
 if TYPE_CHECKING:
@@ -83,6 +83,14 @@ _TIME_SHIFT = re.compile(
     re.IGNORECASE,
 )
 _BEFORE_WORDS = ("before", "earlier")
+# "Who was Russia's president then?", "What did the US do at that time?": the time the last
+# answer stated; "What happened then?" too. Not "And then?", "Then what?" (what came next: see
+# _TIME_SHIFT).
+_AT_THAT_TIME = re.compile(
+    r"(?<!\band\s)\b(?:back\s+then|then|at\s+(?:that|the)\s+time|in\s+those\s+days|"
+    r"(?:in\s+)?that\s+year)(?=\s*[?.!]*\s*$)|\b(?:back\s+then|at\s+that\s+time|in\s+those\s+days)\b",
+    re.IGNORECASE,
+)
 _MORE = re.compile(r"\b(else|other|another|more|besides)\b", re.IGNORECASE)
 # Asks for a different thing than the last answer's ("other games?", "What else?"), where "more"
 # asks for more of the same; "each other", "the other day", "on the other hand" ask neither.
@@ -741,6 +749,7 @@ def plan(
     new_subject = not _REFERENCE.search(question) and bool(_new_subjects(question, recent))
     if new_subject and (substituted := substitute_subject(question, last.understood_as, _said(last))) is not None:
         resolved = substituted  # "What about under Trump?" → the last question, about Trump
+    resolved = at_that_time(resolved, last)
     context = _context(last, resolved, "frame" if new_subject else "answer", p, rarity)
     history: list[tuple[str, float]] = []  # expansions and their relative weights
     if context:
@@ -776,6 +785,20 @@ def plan(
                        else "",
                        times=times, times_sources=times_sources)
     return weigh(result, None)
+
+
+def at_that_time(question: str, last: Turn) -> str:
+    """The question with "then" or "at that time" replaced by the time the last answer's top
+    sentence (else another it quoted) states: "Who was Russia's president then?" after "…the
+    Soviet Union in 1991…" is "Who was Russia's president in 1991?", which the answer's time rules
+    can hold it to. Unchanged when it names a time of its own or the answer stated none."""
+    m = _AT_THAT_TIME.search(question)
+    if m is None or asked_years(question):
+        return question
+    when = first_time([last.focus, *last.quoted])
+    if when is None:
+        return question
+    return f"{question[: m.start()].rstrip()} {when}{question[m.end():]}"
 
 
 def _shifted_times(question: str, turns: list[Turn]) -> tuple[tuple[tuple[int, int], ...], str, frozenset[str]]:
