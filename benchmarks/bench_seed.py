@@ -12,7 +12,7 @@ quote one of the ``evidence`` strings, verbatim from the article), ``unanswerabl
 declined) or ``partly`` (two questions in one, the article answers one: that part must be
 answered with its evidence) — and a ``note``. ``seed/dialogues.jsonl``: one dialogue a line,
 ``turns`` of ``q`` and ``evidence``, asked in one conversation; a turn counts when its answer
-quotes its evidence. Evidence counts when it stands in the answer text or in a highlighted
+quotes its evidence (or, marked ``"unanswerable": true``, when it is declined). Evidence counts when it stands in the answer text or in a highlighted
 (quoted) sentence of a cited source, whitespace aside.
 """
 
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         conversation, whole = Conversation(), True
         for t, turn in enumerate(json.loads(line)["turns"], start=1):
             answer = engine.ask(turn["q"], conversation)
-            ok = quotes(answer, turn["evidence"])
+            ok = (not answer.answered) if turn.get("unanswerable") else quotes(answer, turn["evidence"])
             turns[0] += ok
             turns[1] += 1
             whole &= ok

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from qa.answer import quote_text
+from qa.answer import quote_text, strip_chatter
 from qa.engine import Engine
 
 
@@ -428,3 +428,25 @@ def test_a_date_written_short_says_when():
 
     assert states_time("It began on Feb 24.") and states_time("It began on February 24.")
     assert not states_time("It began.")
+
+
+@pytest.mark.parametrize(
+    ("asked", "stripped"),
+    [
+        ("hey bot, who's the ambassador?", "who's the ambassador?"),
+        ("Hi there! When did Putin become president?", "When did Putin become president?"),
+        ("um so why did yeltsin oppose kosovo", "why did yeltsin oppose kosovo"),
+        ("Question: who expanded the sanctions?", "Who expanded the sanctions?"),
+        ("Well, who is Tracy?", "Who is Tracy?"),
+        ("who is the ambassador, please?", "who is the ambassador?"),
+        ("what's the deal with syria", "what happened with syria"),
+        ("ok but what about russia's?", "but what about russia's?"),  # "but" marks a follow-up
+        # Unchanged: too little left, or no chat at all.
+        ("hey bot", "hey bot"),
+        ("So what?", "So what?"),
+        ("Well water quality?", "Well water quality?"),
+        ("What issues may members vote on as they please?", "What issues may members vote on as they please?"),
+    ],
+)
+def test_the_chat_around_a_question_is_dropped(asked, stripped):
+    assert strip_chatter(asked) == stripped

@@ -71,6 +71,10 @@ QUESTIONS = [
     # The time asked last: the sentence that states Yeltsin's years leads.
     ("yeltsin was president from when to when", "Boris Yeltsin (1991–99)"),
     ("Who is Pete Hegseth according to the article?", "Defense Secretary Pete Hegseth"),
+    # The chat around a question: no word the article must use.
+    ("hey bot, who's the ambassador?", "Lynne M. Tracy"),
+    ("Who ordered the suspension of offensive cyber operations, please?", "Pete Hegseth"),
+    ("what's the deal with syria", "Syrian Civil War"),
 ]
 
 OUT_OF_SCOPE = [
@@ -302,3 +306,9 @@ def test_a_title_does_not_answer_a_question_that_asks_no_name(seed_engine):
     answer = seed_engine.ask("How do Russians feel about America?")
     assert answer.sentences
     assert all(len(s.text.split()) > 4 for s in answer.sentences), answer.answer
+
+
+def test_the_answer_keeps_the_question_as_asked(seed_engine):
+    answer = seed_engine.ask("hey bot, who's the ambassador?")
+    assert answer.question == "hey bot, who's the ambassador?"
+    assert answer.understood_as is None  # the chat around it is dropped, not "understood"

@@ -205,6 +205,11 @@ DIALOGUES = {
         ("What did Bush and Putin cooperate on?", "war in Afghanistan"),
         ("What triggered it?", "following the 9/11 attacks"),
     ],
+    # "Anything else?" asks what "What else?" does: something the last answer did not say.
+    "anything else": [
+        ("What did Yeltsin oppose?", "1999 NATO intervention in Kosovo"),
+        ("anything else?", "NATO's expansion into Eastern Europe"),
+    ],
     "after a declined question": [
         ("What is the capital of France?", None),
         ("Who led Russia after the dissolution of the Soviet Union?", "Boris Yeltsin"),

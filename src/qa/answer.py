@@ -176,7 +176,9 @@ _GENERIC = ("happen happened happens happening occur occurred mean means meaning
             "cause caused causes trigger triggered triggers prompt prompted spark sparked provoke provoked "
             # Fillers: "Did they actually cooperate…?" asks what "Did they cooperate…?" asks.
             "actually really ever even still also anyway basically indeed truly specifically particularly "
-            "precisely generally typically usually originally")
+            "precisely generally typically usually originally "
+            # "Anything else?", "What other things…?": placeholders for what is asked, no topic.
+            "anything something everything thing things stuff")
 
 
 @lru_cache(maxsize=1)
@@ -1179,6 +1181,36 @@ SMALL_TALK_REPLY = "Ask me a question about the documents — for example “Wha
 def is_small_talk(question: str) -> bool:
     """Whether a message is a greeting or a thanks, not a question ("Hello!", "Thanks a lot")."""
     return _SMALL_TALK.match(question) is not None
+
+
+# How people open a question in a chat: "hey bot, who's the ambassador?", "ok so why…", "Hi there!
+# When…". The words are no topic, yet a document never uses "hey" or "bot" (the unknown-word bar).
+_OPENER = re.compile(
+    r"^\s*(?:(?:hey|hi|hello|hiya|yo|ok(?:ay)?|alright|um+|uh+|hm+|btw|so|please|pls|"
+    r"quick\s+question|question)(?:[\s,]+(?:bot|qa|there|everyone|all|guys|folks))?(?:\s*[,!.:;]+\s*|\s+)"
+    r"|(?:well|thanks|thank\s+you|cool|great)\s*[,!.:;]+\s*)",
+    re.IGNORECASE,
+)
+# "…, please?", "…, thanks!": after the question, behind a comma ("vote as they please?" asks it).
+_CLOSER = re.compile(r"\s*,\s*(?:please|pls|thanks|thank\s+you|thx|ty)(?:[\s,]+(?:bot|qa))?(?=[\s?!.]*$)", re.IGNORECASE)
+# "What's the deal with Syria?", "what's up with crimea": what happened with it.
+_IDIOM = re.compile(r"\bwhat(?:['’]s|\s+is)\s+(?:the\s+(?:deal|story|situation)|up)\s+with\b", re.IGNORECASE)
+#: Fewest words a question keeps of its own once its opener is gone ("hey bot" stays small talk).
+_MIN_LEFT = 2
+
+
+def strip_chatter(question: str) -> str:
+    """The question without the chat around it: openers ("hey bot,", "ok so", "Hi there!"),
+    closers ("…, please?", "…, thanks") and the idiom "what's the deal with X" (→ "what happened
+    with X"); unchanged when too little would be left."""
+    stripped = question
+    while (m := _OPENER.match(stripped)) and len(stripped[m.end():].split()) >= _MIN_LEFT:
+        stripped = stripped[m.end():]
+    stripped = _CLOSER.sub("", stripped)
+    stripped = _IDIOM.sub("what happened with", stripped)
+    if len(stripped.split()) < _MIN_LEFT:
+        return question
+    return stripped[0].upper() + stripped[1:] if question[:1].isupper() else stripped
 
 
 # "What is this document about?", "What do the documents cover?", "Summarize the article",

@@ -113,7 +113,9 @@ _STOP = frozenset(
     "tell know give show explain please want need like get got one ones thing things way ok okay well "
     "thanks thank hi hello happen happened happens happening occur occurred occurs "
     # "Why is that significant?" asks no more than "Why?".
-    "significant significance important importance matter matters actually".split()
+    "significant significance important importance matter matters actually "
+    # "Anything else?" asks what "What else?" does.
+    "anything something everything stuff".split()
 )
 # Words before a name that make it a person's ("president Yeltsin").
 _TITLES = frozenset(

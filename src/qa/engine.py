@@ -31,6 +31,7 @@ from qa.answer import (
     is_small_talk,
     overview,
     quote_text,
+    strip_chatter,
 )
 from qa.compound import join_answers, split_compound, unanswered
 from qa.conversation import (
@@ -355,12 +356,16 @@ class Engine:
             UsageError: For an empty question.
         """
         s = self.settings
-        question, warnings = clean_question(question, s.max_question_chars)
+        asked, warnings = clean_question(question, s.max_question_chars)
         top_k = top_k or s.top_k
+        question = strip_chatter(asked)  # "hey bot, who's the ambassador?": no "hey", no "bot"
         parts = split_compound(question)
         if len(parts) > 1 and not is_small_talk(question) and not is_overview(question):
-            return self._ask_compound(question, parts, conversation, top_k, warnings)
-        return self._answer(question, conversation, top_k, warnings)
+            answer = self._ask_compound(question, parts, conversation, top_k, warnings)
+        else:
+            answer = self._answer(question, conversation, top_k, warnings)
+        answer.question = asked
+        return answer
 
     def _ask_compound(self, question: str, parts: list[str], conversation: Conversation | None, top_k: int,
                       warnings: list[str]) -> Answer:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import AnswerParams, compose, unknown_bar
+from qa.answer import AnswerParams, compose, strip_chatter, unknown_bar
 from qa.errors import UsageError
 from qa.late_interaction import TokenVectors
 from qa.retrieval import Query, RetrievalParams, retrieve
@@ -243,7 +243,7 @@ class Asker:
         from :meth:`qa.engine.Engine.encode_for`, of the question as asked: one with a
         misspelling is encoded again, corrected)."""
         known: dict[str, tuple[np.ndarray, TokenVectors | None]] = {}  # encoded by reword already
-        corrected = self.engine.reword(self.index, question, known)
+        corrected = self.engine.reword(self.index, strip_chatter(question), known)
         if encoded is None or corrected != question:
             encoded = known.get(corrected) or self.engine.encode_for(self.index, [corrected])[0]
         question = corrected
