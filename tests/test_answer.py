@@ -440,6 +440,9 @@ def test_a_date_written_short_says_when():
         ("Well, who is Tracy?", "Who is Tracy?"),
         ("who is the ambassador, please?", "who is the ambassador?"),
         ("what's the deal with syria", "what happened with syria"),
+        ("whats the deal with syria", "what happened with syria"),
+        ("how would u describe ties with russian govts", "how would you describe ties with russian governments"),
+        ("Where do u.s. troops stand?", "Where do u.s. troops stand?"),  # "u." is no "you"
         ("ok but what about russia's?", "but what about russia's?"),  # "but" marks a follow-up
         # Unchanged: too little left, or no chat at all.
         ("hey bot", "hey bot"),

@@ -75,6 +75,10 @@ QUESTIONS = [
     ("hey bot, who's the ambassador?", "Lynne M. Tracy"),
     ("Who ordered the suspension of offensive cyber operations, please?", "Pete Hegseth"),
     ("what's the deal with syria", "Syrian Civil War"),
+    ("how far back does the US relationship with russian govts go?", "various Russian governments since 1803"),
+    # A topic of one name, typed in lower case: the article writes it as a name.
+    ("what did hegseth do", "suspension of offensive cyber operations"),
+    ("who got sanctioned", "state-owned banks and oligarchs"),
 ]
 
 OUT_OF_SCOPE = [

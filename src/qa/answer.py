@@ -178,7 +178,9 @@ _GENERIC = ("happen happened happens happening occur occurred mean means meaning
             "actually really ever even still also anyway basically indeed truly specifically particularly "
             "precisely generally typically usually originally "
             # "Anything else?", "What other things…?": placeholders for what is asked, no topic.
-            "anything something everything thing things stuff")
+            "anything something everything thing things stuff "
+            # Light verbs: "who got sanctioned?", "did things get worse?"
+            "get gets got gotten getting")
 
 
 @lru_cache(maxsize=1)
@@ -202,7 +204,8 @@ def _covered(content: set[str], tokens_of: list[list[set[str]]], question: str =
     topic = content - _generic_words()
     if len(topic) == 1:
         (word,) = topic
-        if not (_YEAR_TOKEN.fullmatch(word) or (word.isdigit() and len(word) >= 3) or word in _name_stems(question)):
+        if not (_YEAR_TOKEN.fullmatch(word) or (word.isdigit() and len(word) >= 3) or word in _name_stems(question)
+                or (texts_of is not None and _written_as_name(_written_words(question).get(word, word), texts_of))):
             return False
     elif len(topic) < 2:
         return False
@@ -445,6 +448,26 @@ def _edits(word: str) -> int:
     """Edits a misspelling of ``word`` may be away from it (:func:`_misspelt`): one, two from
     seven letters on."""
     return 2 if len(word) >= 7 else 1
+
+
+# A sentence or a line ended just before ("W." in "George W. Bush" ends none).
+_ENDED_BEFORE = re.compile(r"(?:(?<!\b[A-Z])[.!?:;]\s+|\n\s*)$")
+
+
+def _written_as_name(word: str, texts_of: list[list[str]]) -> bool:
+    """Whether the sentences write a word the question wrote in lower case as a name: never in
+    lower case, and capitalised inside a sentence once at least ("what did hegseth do": "…Pete
+    Hegseth has…"; "Deterioration continued…" only begins one)."""
+    pattern = re.compile(rf"(?<![\w'’-]){re.escape(word)}(?![\w-])", re.IGNORECASE)
+    inside = False
+    for texts in texts_of:
+        for text in texts:
+            for m in pattern.finditer(text):
+                if m.group().islower():
+                    return False
+                before = text[: m.start()]
+                inside = inside or (bool(before.strip()) and not _ENDED_BEFORE.search(before))
+    return inside
 
 
 def _written_words(question: str) -> dict[str, str]:
@@ -1195,18 +1218,28 @@ _OPENER = re.compile(
 _CLOSER = re.compile(r"\s*,\s*(?:please|pls|thanks|thank\s+you|thx|ty)(?:[\s,]+(?:bot|qa))?(?=[\s?!.]*$)", re.IGNORECASE)
 # "What's the deal with Syria?", "what's up with crimea": what happened with it.
 _IDIOM = re.compile(r"\bwhat(?:['’]s|\s+is)\s+(?:the\s+(?:deal|story|situation)|up)\s+with\b", re.IGNORECASE)
+# Chat spellings, read as the words they stand for ("govts" is not "goats" misspelt).
+_CHAT_WORDS = {
+    "u": "you", "ur": "your", "govt": "government", "govts": "governments", "gov": "government",
+    "admin": "administration", "pres": "president", "prez": "president", "bc": "because", "cuz": "because",
+    "abt": "about", "thru": "through", "yr": "year", "yrs": "years", "tho": "though", "intl": "international",
+    "whats": "what's", "whos": "who's", "hows": "how's", "wheres": "where's", "whens": "when's",
+    "whys": "why's", "wasnt": "wasn't", "didnt": "didn't", "doesnt": "doesn't", "isnt": "isn't",
+}
+_CHAT_WORD = re.compile(rf"(?<![\w.'’-])(?:{'|'.join(sorted(_CHAT_WORDS, key=len, reverse=True))})(?![\w.'’-])")
 #: Fewest words a question keeps of its own once its opener is gone ("hey bot" stays small talk).
 _MIN_LEFT = 2
 
 
 def strip_chatter(question: str) -> str:
     """The question without the chat around it: openers ("hey bot,", "ok so", "Hi there!"),
-    closers ("…, please?", "…, thanks") and the idiom "what's the deal with X" (→ "what happened
-    with X"); unchanged when too little would be left."""
+    closers ("…, please?", "…, thanks"), chat spellings ("u", "govts", "whats") and the idiom
+    "what's the deal with X" (→ "what happened with X"); unchanged when too little would be left."""
     stripped = question
     while (m := _OPENER.match(stripped)) and len(stripped[m.end():].split()) >= _MIN_LEFT:
         stripped = stripped[m.end():]
     stripped = _CLOSER.sub("", stripped)
+    stripped = _CHAT_WORD.sub(lambda m: _CHAT_WORDS[m.group()], stripped)  # lower case only: "US" is no "us"
     stripped = _IDIOM.sub("what happened with", stripped)
     if len(stripped.split()) < _MIN_LEFT:
         return question
