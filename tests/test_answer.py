@@ -435,7 +435,7 @@ def test_a_date_written_short_says_when():
     [
         ("hey bot, who's the ambassador?", "who's the ambassador?"),
         ("Hi there! When did Putin become president?", "When did Putin become president?"),
-        ("um so why did yeltsin oppose kosovo", "why did yeltsin oppose kosovo"),
+        ("um, why did yeltsin oppose kosovo", "why did yeltsin oppose kosovo"),
         ("Question: who expanded the sanctions?", "Who expanded the sanctions?"),
         ("Well, who is Tracy?", "Who is Tracy?"),
         ("who is the ambassador, please?", "who is the ambassador?"),
@@ -443,6 +443,8 @@ def test_a_date_written_short_says_when():
         ("whats the deal with syria", "what happened with syria"),
         ("how would u describe ties with russian govts", "how would you describe ties with russian governments"),
         ("Where do u.s. troops stand?", "Where do u.s. troops stand?"),  # "u." is no "you"
+        ("what happened in 300 bc?", "what happened in 300 bc?"),  # a date, not "because"
+        ("So are relations better now?", "So are relations better now?"),  # "so" marks a follow-up
         ("ok but what about russia's?", "but what about russia's?"),  # "but" marks a follow-up
         # Unchanged: too little left, or no chat at all.
         ("hey bot", "hey bot"),

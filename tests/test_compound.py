@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer import NOT_FOUND
-from qa.compound import split_compound
+from qa.answer import NOT_FOUND, Answer, AnswerSentence, Citation
+from qa.compound import join_answers, split_compound
 from qa.conversation import Conversation
 
 
@@ -31,6 +31,7 @@ def test_two_questions_in_one_are_split(question, parts):
         "Who founded it, and why?",  # "and why?" is no question of its own
         "The sanctions, and who expanded them?",  # no question before the comma
         "Can I raise my storage limits? How can I add storage?",  # one after the other: asked whole
+        "What's the difference between what Yeltsin wanted and what Putin did?",
     ],
 )
 def test_one_question_is_not_split(question):
@@ -83,3 +84,30 @@ def test_no_part_answered_declines_the_question_whole(seed_engine):
     assert answer.answer == NOT_FOUND
     assert answer.citations  # the closest passages, as for any decline
     assert not any("do not answer" in w for w in answer.warnings)
+
+
+def _citation(n: int, text: str, line: int = 5) -> Citation:
+    return Citation(n, "source_docs/a.txt", line, line, text, 0.5, highlights=[(0, len(text))], cited=True)
+
+
+def test_joined_sources_are_numbered_as_cited_and_a_sentence_is_quoted_once():
+    # Part 2 quotes part 1's sentence again from another chunk of the same line (chunks split a
+    # long line): that chunk is no source of the answer; the two chunks are not one source.
+    first = Answer("Q1?", "B two. [1]", True, [_citation(1, "B two.")], [AnswerSentence("B two.", 1, 5)])
+    second_citations = [_citation(1, "B two. C three."), _citation(2, "D four.", line=9)]
+    second_citations[0].highlights = [(0, 6)]
+    second = Answer("Q2?", "B two. [1] D four. [2]", True, second_citations,
+                    [AnswerSentence("B two.", 1, 5), AnswerSentence("D four.", 2, 9)])
+    joined = join_answers("Q1, and q2?", ["Q1?", "Q2?"], [first, second], top_k=5)
+    assert joined.answer == "B two. [1] D four. [2]"
+    assert [(c.n, c.text, c.cited) for c in joined.citations] == [
+        (1, "B two.", True), (2, "D four.", True), (3, "B two. C three.", False)]
+    for sentence in joined.sentences:  # each marker's source highlights the sentence it quotes
+        citation = joined.citations[sentence.n - 1]
+        assert any(citation.text[a:b] == sentence.text for a, b in citation.highlights)
+
+
+def test_the_history_keeps_the_question_as_typed(seed_engine):
+    conversation = Conversation()
+    seed_engine.ask("hey bot, who is the US ambassador to Russia?", conversation)
+    assert conversation.last.question == "hey bot, who is the US ambassador to Russia?"

@@ -464,6 +464,11 @@ def test_after_that_is_the_time_after_the_last_answers(question, times):
         ("And then?", "And then?"),  # what came next (the times after the answer's)
         ("Who was president in 2000 then?", "Who was president in 2000 then?"),  # a time of its own
         ("What was then decided?", "What was then decided?"),  # "then" mid-question: "next"
+        ("How have relations changed since then?", "How have relations changed since then?"),
+        ("What happened before then?", "What happened before then?"),
+        ("What then?", "What then?"),
+        ("Who is the current ambassador then?", "Who is the current ambassador then?"),
+        ("At that time, who led Russia?", "In 1991, who led Russia?"),
     ],
 )
 def test_then_is_the_time_the_last_answer_stated(question, understood):

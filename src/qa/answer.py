@@ -172,8 +172,7 @@ _GENERIC = ("happen happened happens happening occur occurred mean means meaning
             "stands main like else exactly tell please today now nowadays currently presently lately recent "
             "recently latest article articles document documents text mention mentions mentioned according unrelated come came "
             "comes coming "
-            # A cause asked for: "What triggered it?" asks what "Why did it happen?" does.
-            "cause caused causes trigger triggered triggers prompt prompted spark sparked provoke provoked "
+
             # Fillers: "Did they actually cooperate…?" asks what "Did they cooperate…?" asks.
             "actually really ever even still also anyway basically indeed truly specifically particularly "
             "precisely generally typically usually originally "
@@ -188,9 +187,16 @@ def _generic_words() -> frozenset[str]:
     return frozenset(t for toks in tokenize(_GENERIC.split()) for t in toks)
 
 
+# "What triggered it?" asks what "Why did it happen?" does: the verb is its frame (not in "What
+# is a database trigger?").
+_CAUSE_FRAME = re.compile(r"\bwhat\s+(?:triggered|caused|prompted|sparked|provoked|motivated)\b", re.IGNORECASE)
+
+
 def _content_words(question: str) -> set[str]:
     """A question's content words (stemmed), with NLTK's whole stop list: "how", "can", "why" ask
     something but are no topic a sentence must hold (the rules were calibrated with that list)."""
+    if m := _CAUSE_FRAME.search(question):
+        question = question[: m.start()] + "why" + question[m.end():]
     return set(query_tokens(question, "nltk")) - _QUESTION_WORDS
 
 
@@ -465,8 +471,8 @@ def _written_as_name(word: str, texts_of: list[list[str]]) -> bool:
             for m in pattern.finditer(text):
                 if m.group().islower():
                     return False
-                before = text[: m.start()]
-                inside = inside or (bool(before.strip()) and not _ENDED_BEFORE.search(before))
+                before = text[: m.start()]  # a bullet or a quote mark opens a sentence too
+                inside = inside or (bool(before.strip(" \t\n\"'“‘«(*•–—-")) and not _ENDED_BEFORE.search(before))
     return inside
 
 
@@ -593,7 +599,7 @@ def _carried(years_of: list[list[list[int]]], value: Callable[[list[int]], int |
 _WHY_QUESTION = re.compile(
     r"^\s*(?:and\s+|but\s+|so\s+)?(?:why\b|how\s+come\b|for\s+what\s+reasons?\b|what\s+(?:was|were|is|are)\s+"
     r"the\s+(?:reasons?|causes?|motives?|triggers?)\b|what\s+(?:triggered|caused|prompted|sparked|provoked|motivated|"
-    r"led\s+to|drove|made)\b)",
+    r"led\s+to|made(?!\s+up\b))\b)",
     re.IGNORECASE,
 )
 # A sentence that gives a reason: "because", "due to", "saw it as an infringement", "in response to".
@@ -1209,7 +1215,7 @@ def is_small_talk(question: str) -> bool:
 # How people open a question in a chat: "hey bot, who's the ambassador?", "ok so why…", "Hi there!
 # When…". The words are no topic, yet a document never uses "hey" or "bot" (the unknown-word bar).
 _OPENER = re.compile(
-    r"^\s*(?:(?:hey|hi|hello|hiya|yo|ok(?:ay)?|alright|um+|uh+|hm+|btw|so|please|pls|"
+    r"^\s*(?:(?:hey|hi|hello|hiya|yo|ok(?:ay)?|alright|um+|uh+|hm+|btw|please|pls|"
     r"quick\s+question|question)(?:[\s,]+(?:bot|qa|there|everyone|all|guys|folks))?(?:\s*[,!.:;]+\s*|\s+)"
     r"|(?:well|thanks|thank\s+you|cool|great)\s*[,!.:;]+\s*)",
     re.IGNORECASE,
@@ -1221,7 +1227,7 @@ _IDIOM = re.compile(r"\bwhat(?:['’]s|\s+is)\s+(?:the\s+(?:deal|story|situation
 # Chat spellings, read as the words they stand for ("govts" is not "goats" misspelt).
 _CHAT_WORDS = {
     "u": "you", "ur": "your", "govt": "government", "govts": "governments", "gov": "government",
-    "admin": "administration", "pres": "president", "prez": "president", "bc": "because", "cuz": "because",
+    "pres": "president", "prez": "president", "cuz": "because",
     "abt": "about", "thru": "through", "yr": "year", "yrs": "years", "tho": "though", "intl": "international",
     "whats": "what's", "whos": "who's", "hows": "how's", "wheres": "where's", "whens": "when's",
     "whys": "why's", "wasnt": "wasn't", "didnt": "didn't", "doesnt": "doesn't", "isnt": "isn't",

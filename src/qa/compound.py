@@ -31,6 +31,7 @@ _JOINT = re.compile(
     rf"|\s+and\s+(?=(?:who|whom|whose|what|when|where|which|why|how)\s+(?:\w+\s+)?(?:{_AUXILIARY}|many|much)\b)",
     re.IGNORECASE,
 )
+_BETWEEN = re.compile(r"\bbetween\b(?!.*[,;])", re.IGNORECASE)
 _STARTS_ASKING = re.compile(rf"^\s*(?:and\s+|but\s+|so\s+)?{_ASKING}\b", re.IGNORECASE)
 #: Fewest words of each part: "and why?" is the first part's follow-up, no question of its own.
 _MIN_PART_WORDS = 3
@@ -41,14 +42,16 @@ _MAX_PARTS = 3
 def split_compound(question: str) -> list[str]:
     """The questions a question joins ("Who …, and how many …?" → two), or ``[question]``.
 
-    Each part must begin with a question word and have at least three words; the parts end with
-    "?" as asked.
+    Each part must begin with a question word and have at least three words; each part ends with
+    "?" (its own end punctuation dropped).
     """
-    cuts = [m for m in _JOINT.finditer(question) if m.start() > 0]
+    # "between … and …" joins two things, not two questions, unless a comma ends the first.
+    cuts = [m for m in _JOINT.finditer(question) if m.start() > 0
+            and not (question[m.start()] != "," and _BETWEEN.search(question[: m.start()]))]
     if not cuts or len(cuts) + 1 > _MAX_PARTS or not _STARTS_ASKING.match(question):
         return [question]
     bounds = [0, *(x for m in cuts for x in (m.start(), m.end())), len(question)]
-    parts = [question[bounds[i] : bounds[i + 1]].strip(" \t,;?") for i in range(0, len(bounds), 2)]
+    parts = [question[bounds[i] : bounds[i + 1]].strip(" \t,;?!.") for i in range(0, len(bounds), 2)]
     if any(len(part.split()) < _MIN_PART_WORDS for part in parts):
         return [question]
     return [part[0].upper() + part[1:] + "?" for part in parts]
@@ -59,16 +62,17 @@ def unanswered(part: str) -> str:
     return f"the documents do not answer “{part}”"
 
 
-def _key(citation: Citation) -> tuple[str, int, int]:
-    return citation.source, citation.start_line, citation.end_line
+def _key(citation: Citation) -> tuple[str, int, int, str]:
+    # Two chunks of one long line share its line numbers: the text tells them apart.
+    return citation.source, citation.start_line, citation.end_line, citation.text
 
 
 def join_answers(question: str, parts: list[str], answers: list[Answer], top_k: int) -> Answer:
     """One answer to a compound question from its parts' answers (at least one answered).
 
     The answered parts' sentences are quoted in the parts' order, a sentence once; their sources
-    are numbered again as cited, then the other parts' closest passages, up to ``top_k`` sources in
-    all (never fewer than those cited). A part the documents do not answer gets a note.
+    are numbered again as cited, then the other passages the parts listed (in the parts' order),
+    up to ``top_k`` sources in all (never fewer than those cited). A part the documents do not answer gets a note.
 
     Args:
         question: The question as asked.
@@ -79,8 +83,8 @@ def join_answers(question: str, parts: list[str], answers: list[Answer], top_k: 
     Returns:
         The joined answer; ``understood_as`` lists the parts as understood when one was rewritten.
     """
-    merged: dict[tuple[str, int, int], Citation] = {}
-    number: dict[tuple[str, int, int], int] = {}
+    merged: dict[tuple[str, int, int, str], Citation] = {}
+    number: dict[tuple[str, int, int, str], int] = {}
     sentences: list[AnswerSentence] = []
     texts: list[str] = []
     for answer in answers:
@@ -88,6 +92,8 @@ def join_answers(question: str, parts: list[str], answers: list[Answer], top_k: 
             continue
         by_n = {c.n: c for c in answer.citations}
         for sentence in answer.sentences:
+            if any(s.text == sentence.text for s in sentences):  # quoted once, from the first source
+                continue
             citation = by_n[sentence.n]
             key = _key(citation)
             if key not in number:
@@ -96,12 +102,10 @@ def join_answers(question: str, parts: list[str], answers: list[Answer], top_k: 
             else:  # the same passage cited by both parts: both parts' sentences are marked
                 held = merged[key]
                 held.highlights = sorted(set(held.highlights) | set(citation.highlights))
-            if any(s.text == sentence.text for s in sentences):
-                continue
             sentences.append(replace(sentence, n=number[key]))
             texts.append(f"{sentence.text} [{number[key]}]")
     citations = [replace(merged[key], n=n, cited=True) for key, n in number.items()]
-    for answer in answers:  # the closest passages of the rest, best part first
+    for answer in answers:  # the other passages listed, in the parts' order
         for citation in answer.citations:
             if len(citations) >= top_k:
                 break

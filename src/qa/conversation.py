@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from qa.answer import NOT_FOUND, asked_years, asks_why, first_time, gives_reason, time_after_or_before, times_around
+from qa.answer import NOT_FOUND, asked_years, asks_present, asks_why, first_time, gives_reason, time_after_or_before, times_around
 from qa.keyword import tokenize
 
 if TYPE_CHECKING:
@@ -84,10 +84,11 @@ _TIME_SHIFT = re.compile(
 )
 _BEFORE_WORDS = ("before", "earlier")
 # "Who was Russia's president then?", "What did the US do at that time?": the time the last
-# answer stated; "What happened then?" too. Not "And then?", "Then what?" (what came next: see
-# _TIME_SHIFT).
+# answer stated; "What happened then?" too. Not "And then?", "What then?", "Then what?" (what
+# came next: see _TIME_SHIFT), nor "since then", "by then", "before then" (times around it).
 _AT_THAT_TIME = re.compile(
-    r"(?<!\band\s)\b(?:back\s+then|then|at\s+(?:that|the)\s+time|in\s+those\s+days|"
+    r"(?<!\band\s)(?<!\bwhat\s)(?<!\bsince\s)(?<!\buntil\s)(?<!\btill\s)(?<!\bby\s)(?<!\bbefore\s)(?<!\bafter\s)"
+    r"(?<!\bfrom\s)(?<!\beven\s)\b(?:back\s+then|then|at\s+(?:that|the)\s+time|in\s+those\s+days|"
     r"(?:in\s+)?that\s+year)(?=\s*[?.!]*\s*$)|\b(?:back\s+then|at\s+that\s+time|in\s+those\s+days)\b",
     re.IGNORECASE,
 )
@@ -795,12 +796,16 @@ def at_that_time(question: str, last: Turn) -> str:
     Soviet Union in 1991…" is "Who was Russia's president in 1991?", which the answer's time rules
     can hold it to. Unchanged when it names a time of its own or the answer stated none."""
     m = _AT_THAT_TIME.search(question)
-    if m is None or asked_years(question):
+    # "Who is the current ambassador then?": "then" is a filler beside a present of its own.
+    if m is None or asked_years(question) or asks_present(question) or _TIME_SHIFT.match(question):
         return question
     when = first_time([last.focus, *last.quoted])
     if when is None:
         return question
-    return f"{question[: m.start()].rstrip()} {when}{question[m.end():]}"
+    before = question[: m.start()].rstrip()
+    if not before:  # "At that time, who led Russia?"
+        return f"{when[0].upper()}{when[1:]}{question[m.end():]}"
+    return f"{before} {when}{question[m.end():]}"
 
 
 def _shifted_times(question: str, turns: list[Turn]) -> tuple[tuple[tuple[int, int], ...], str, frozenset[str]]:

@@ -12,7 +12,7 @@ import threading
 import time
 import unicodedata
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -360,11 +360,14 @@ class Engine:
         top_k = top_k or s.top_k
         question = strip_chatter(asked)  # "hey bot, who's the ambassador?": no "hey", no "bot"
         parts = split_compound(question)
+        turns = len(conversation) if conversation is not None else 0
         if len(parts) > 1 and not is_small_talk(question) and not is_overview(question):
             answer = self._ask_compound(question, parts, conversation, top_k, warnings)
         else:
             answer = self._answer(question, conversation, top_k, warnings)
         answer.question = asked
+        if conversation is not None and len(conversation) > turns and question != asked:
+            conversation.replace_last(replace(conversation.last, question=asked))  # as typed, chat and all
         return answer
 
     def _ask_compound(self, question: str, parts: list[str], conversation: Conversation | None, top_k: int,
@@ -389,7 +392,7 @@ class Engine:
         if not any(a.answered for a in answers) or (whole.answered and not missed):
             if conversation is not None and whole_history.last is not None:
                 conversation.add(whole_history.last)
-            if whole.answered:  # what the answer does not cover, it says
+            if whole.answered and any(a.answered for a in answers):  # what the answer does not cover, it says
                 whole.warnings += [unanswered(part) for part, a in zip(parts, answers, strict=True) if not a.answered]
             return whole
         answer = join_answers(question, parts, answers, top_k)

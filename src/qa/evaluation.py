@@ -241,7 +241,7 @@ class Asker:
     def ask(self, question: str, encoded: tuple[np.ndarray, TokenVectors | None] | None = None):
         """Hits and answer for one question (``encoded``: its precomputed vector and tokens
         from :meth:`qa.engine.Engine.encode_for`, of the question as asked: one with a
-        misspelling is encoded again, corrected)."""
+        misspelling or chat around it is encoded again, as reworded)."""
         known: dict[str, tuple[np.ndarray, TokenVectors | None]] = {}  # encoded by reword already
         corrected = self.engine.reword(self.index, strip_chatter(question), known)
         if encoded is None or corrected != question:
