@@ -107,7 +107,9 @@ def test_joined_sources_are_numbered_as_cited_and_a_sentence_is_quoted_once():
         assert any(citation.text[a:b] == sentence.text for a, b in citation.highlights)
 
 
-def test_the_history_keeps_the_question_as_typed(seed_engine):
-    conversation = Conversation()
+@pytest.mark.parametrize("max_turns", [8, 1])  # a full history keeps its length
+def test_the_history_keeps_the_question_as_typed(seed_engine, max_turns):
+    conversation = Conversation(max_turns=max_turns)
+    seed_engine.ask("Who is Pete Hegseth?", conversation)
     seed_engine.ask("hey bot, who is the US ambassador to Russia?", conversation)
     assert conversation.last.question == "hey bot, who is the US ambassador to Russia?"

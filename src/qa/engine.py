@@ -360,13 +360,13 @@ class Engine:
         top_k = top_k or s.top_k
         question = strip_chatter(asked)  # "hey bot, who's the ambassador?": no "hey", no "bot"
         parts = split_compound(question)
-        turns = len(conversation) if conversation is not None else 0
+        before = conversation.last if conversation is not None else None  # (a full history keeps its length)
         if len(parts) > 1 and not is_small_talk(question) and not is_overview(question):
             answer = self._ask_compound(question, parts, conversation, top_k, warnings)
         else:
             answer = self._answer(question, conversation, top_k, warnings)
         answer.question = asked
-        if conversation is not None and len(conversation) > turns and question != asked:
+        if conversation is not None and question != asked and conversation.last not in (None, before):
             conversation.replace_last(replace(conversation.last, question=asked))  # as typed, chat and all
         return answer
 
