@@ -170,9 +170,8 @@ _CAPITALISED_RUN = re.compile(r"(?:[A-Z][\w'’-]*(?:\s+(?:of|the|and|for|on)\s+
 _GENERIC = ("happen happened happens happening occur occurred mean means meaning call called name named known "
             "describe described explain refer refers kind type example purpose reason role significance stand "
             "stands main like else exactly tell please today now nowadays currently presently lately recent "
-            "recently latest article articles document documents text mention mentions mentioned according unrelated come came "
-            "comes coming "
-
+            "recently latest article articles document documents text mention mentions mentioned according unrelated "
+            "come came comes coming "
             # Fillers: "Did they actually cooperate…?" asks what "Did they cooperate…?" asks.
             "actually really ever even still also anyway basically indeed truly specifically particularly "
             "precisely generally typically usually originally "
@@ -189,7 +188,8 @@ def _generic_words() -> frozenset[str]:
 
 # "What triggered it?" asks what "Why did it happen?" does: the verb is its frame (not in "What
 # is a database trigger?").
-_CAUSE_FRAME = re.compile(r"\bwhat\s+(?:triggered|caused|prompted|sparked|provoked|motivated)\b", re.IGNORECASE)
+_CAUSE_VERBS = r"(?:triggered|caused|prompted|sparked|provoked|motivated)"
+_CAUSE_FRAME = re.compile(rf"\bwhat\s+{_CAUSE_VERBS}\b", re.IGNORECASE)
 
 
 def _content_words(question: str) -> set[str]:
@@ -597,9 +597,8 @@ def _carried(years_of: list[list[list[int]]], value: Callable[[list[int]], int |
 # "Why did Yeltsin object to …?", "For what reason …?", "How come …?", "What triggered it?": a
 # question whose answer is a cause.
 _WHY_QUESTION = re.compile(
-    r"^\s*(?:and\s+|but\s+|so\s+)?(?:why\b|how\s+come\b|for\s+what\s+reasons?\b|what\s+(?:was|were|is|are)\s+"
-    r"the\s+(?:reasons?|causes?|motives?|triggers?)\b|what\s+(?:triggered|caused|prompted|sparked|provoked|motivated|"
-    r"led\s+to|made(?!\s+up\b))\b)",
+    rf"^\s*(?:and\s+|but\s+|so\s+)?(?:why\b|how\s+come\b|for\s+what\s+reasons?\b|what\s+(?:was|were|is|are)\s+"
+    rf"the\s+(?:reasons?|causes?|motives?|triggers?)\b|what\s+(?:{_CAUSE_VERBS}|led\s+to|made(?!\s+up\b))\b)",
     re.IGNORECASE,
 )
 # A sentence that gives a reason: "because", "due to", "saw it as an infringement", "in response to".

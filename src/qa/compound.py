@@ -16,10 +16,10 @@ from dataclasses import replace
 
 from qa.answer import Answer, AnswerSentence, Citation
 
-#: Words a question (or each of two joined questions) begins with.
-_ASKING = (r"(?:who|whom|whose|what|when|where|which|why|how|is|are|was|were|did|does|do|has|have|had|can|could|"
-           r"will|would|should)")
+_WH = r"(?:who|whom|whose|what|when|where|which|why|how)"
 _AUXILIARY = r"(?:is|are|was|were|did|does|do|has|have|had|can|could|will|would|should)"
+#: Words a question (or each of two joined questions) begins with.
+_ASKING = rf"(?:{_WH}|{_AUXILIARY})"
 # "…Afghanistan, and how many…": after a comma a conjunction (", which was a rival," is a
 # relative clause); without a comma a wh-word with its verb after "and" ("and when was she…",
 # "and how much…"): "the difference between X and what Y said", "members who have been baptized
@@ -28,7 +28,7 @@ _AUXILIARY = r"(?:is|are|was|were|did|does|do|has|have|had|can|could|will|would|
 # split, they lost a passage on the multi-turn benchmark (RESULTS-conversation).
 _JOINT = re.compile(
     rf"\s*[,;]\s*(?:and|but|also|plus)\s+(?={_ASKING}\b)"
-    rf"|\s+and\s+(?=(?:who|whom|whose|what|when|where|which|why|how)\s+(?:\w+\s+)?(?:{_AUXILIARY}|many|much)\b)",
+    rf"|\s+and\s+(?={_WH}\s+(?:\w+\s+)?(?:{_AUXILIARY}|many|much)\b)",
     re.IGNORECASE,
 )
 _BETWEEN = re.compile(r"\bbetween\b(?!.*[,;])", re.IGNORECASE)
@@ -72,7 +72,8 @@ def join_answers(question: str, parts: list[str], answers: list[Answer], top_k: 
 
     The answered parts' sentences are quoted in the parts' order, a sentence once; their sources
     are numbered again as cited, then the other passages the parts listed (in the parts' order),
-    up to ``top_k`` sources in all (never fewer than those cited). A part the documents do not answer gets a note.
+    up to ``top_k`` sources in all (never fewer than those cited). A part the documents do not
+    answer gets a note.
 
     Args:
         question: The question as asked.
@@ -105,12 +106,13 @@ def join_answers(question: str, parts: list[str], answers: list[Answer], top_k: 
             sentences.append(replace(sentence, n=number[key]))
             texts.append(f"{sentence.text} [{number[key]}]")
     citations = [replace(merged[key], n=n, cited=True) for key, n in number.items()]
+    listed = set(number)
     for answer in answers:  # the other passages listed, in the parts' order
         for citation in answer.citations:
             if len(citations) >= top_k:
                 break
-            if _key(citation) not in number:
-                number[_key(citation)] = len(citations) + 1
+            if _key(citation) not in listed:
+                listed.add(_key(citation))
                 citations.append(replace(citation, n=len(citations) + 1, cited=False, highlights=[]))
     warnings = list(dict.fromkeys(w for a in answers for w in a.warnings))
     warnings += [unanswered(part) for part, a in zip(parts, answers, strict=True) if not a.answered]

@@ -48,7 +48,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from qa.answer import NOT_FOUND, asked_years, asks_present, asks_why, first_time, gives_reason, time_after_or_before, times_around
+from qa.answer import (
+    NOT_FOUND,
+    asked_years,
+    asks_present,
+    asks_why,
+    first_time,
+    gives_reason,
+    time_after_or_before,
+    times_around,
+)
 from qa.keyword import tokenize
 
 if TYPE_CHECKING:
