@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from qa.answer import quote_text, strip_chatter
+from qa.answer import asks_why, gives_reason, quote_text, strip_chatter
 from qa.engine import Engine
 
 
@@ -455,3 +455,38 @@ def test_a_date_written_short_says_when():
 )
 def test_the_chat_around_a_question_is_dropped(asked, stripped):
     assert strip_chatter(asked) == stripped
+
+
+@pytest.mark.parametrize(
+    ("question", "why"),
+    [
+        ("Why did Yeltsin oppose it?", True),
+        ("How come they fell out?", True),
+        ("What triggered it?", True),
+        ("What event triggered it?", True),
+        ("What factors led to the sanctions?", True),
+        ("What was the reason for the vote?", True),
+        ("What made it worse?", True),
+        ("What did the sanctions target?", False),
+        ("What is a database trigger?", False),
+        ("What events happened in 2014?", False),
+        ("What made up the coalition?", False),
+    ],
+)
+def test_a_why_question_asks_for_a_cause(question, why):
+    assert asks_why(question) is why
+
+
+@pytest.mark.parametrize(
+    ("sentence", "reason"),
+    [
+        ("Relations were strained due to Russia's annexation of Crimea.", True),
+        ("Yeltsin saw it as an infringement on Russia's latter-day sphere of influence.", True),
+        ("Relations further deteriorated during the presidency of Joe Biden following the Russian invasion of Ukraine in 2022.", True),
+        # A sentence's opening "Following …" dates it.
+        ("Following Putin's re-election to the Russian presidency in 2012, he visited Paris.", False),
+        ("Defense Secretary Pete Hegseth has also ordered the suspension of offensive cyber operations.", False),
+    ],
+)
+def test_a_sentence_gives_a_reason(sentence, reason):
+    assert gives_reason(sentence) is reason

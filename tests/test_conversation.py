@@ -210,6 +210,26 @@ DIALOGUES = {
         ("What did Yeltsin oppose?", "1999 NATO intervention in Kosovo"),
         ("anything else?", "NATO's expansion into Eastern Europe"),
     ],
+    # The reason may stand in the sentence the last answer quoted ("…strained due to …"), or be
+    # missing from it: then the documents do not say why.
+    "what caused that: the reason in the sentence said": [
+        ("What happened to relations after Putin's 2012 re-election?", "significantly strained"),
+        ("What caused that?", "due to Russia's annexation of Crimea"),
+    ],
+    "what event triggered it: a noun before the cause verb": [
+        ("Under which US president did relations deteriorate further?", "presidency of Joe Biden"),
+        ("What event triggered it?", "following the Russian invasion of Ukraine in 2022"),
+    ],
+    "why did he do it: the documents say what, not why": [
+        ("What did Hegseth order?", "suspension of offensive cyber operations"),
+        ("Why did he do it?", None),
+        ("Who is Russia's ambassador to the United States?", "Alexander Darchiev"),
+    ],
+    # "How long has …?" asks since when: a field that names her says no time.
+    "how long has she been ambassador": [
+        ("Who is the US ambassador to Russia?", "Lynne M. Tracy"),
+        ("How long has she been in the job?", None),
+    ],
     "after a declined question": [
         ("What is the capital of France?", None),
         ("Who led Russia after the dissolution of the Soviet Union?", "Boris Yeltsin"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date
 from functools import lru_cache
 
@@ -189,7 +189,9 @@ def _generic_words() -> frozenset[str]:
 # "What triggered it?" asks what "Why did it happen?" does: the verb is its frame (not in "What
 # is a database trigger?").
 _CAUSE_VERBS = r"(?:triggered|caused|prompted|sparked|provoked|motivated)"
-_CAUSE_FRAME = re.compile(rf"\bwhat\s+{_CAUSE_VERBS}\b", re.IGNORECASE)
+# "What event triggered it?", "What factors led to it?": a noun between asks the same.
+_CAUSE_NOUN = r"(?:events?|factors?|issues?|things?|developments?|incidents?|actions?|decisions?|conflicts?)"
+_CAUSE_FRAME = re.compile(rf"\bwhat(?:\s+{_CAUSE_NOUN})?\s+{_CAUSE_VERBS}\b", re.IGNORECASE)
 
 
 def _content_words(question: str) -> set[str]:
@@ -536,7 +538,9 @@ _MONTH_OR_DATE = re.compile(
 # "When did …?", "In what year …?", "What century …?": a question whose answer is a time.
 _TIME_QUESTION = re.compile(
     r"^\s*(?:and\s+|so\s+)?(?:when\b|since\s+when\b|(?:in|by|during|from|until)?\s*(?:what|which)\s+"
-    r"(?:year|years|decade|century|month|date|day|period|era)\b)",
+    # "How long has she been ambassador?" asks since when ("since 1979"); "How long did it
+    # last?" asks for a length ("three years"), which states no time.
+    r"(?:year|years|decade|century|month|date|day|period|era)\b|how\s+long\s+(?:has|have)\b)",
     re.IGNORECASE,
 )
 # "yeltsin was president from when to when", "they met when?": the time asked mid-sentence or last.
@@ -598,7 +602,7 @@ def _carried(years_of: list[list[list[int]]], value: Callable[[list[int]], int |
 # question whose answer is a cause.
 _WHY_QUESTION = re.compile(
     rf"^\s*(?:and\s+|but\s+|so\s+)?(?:why\b|how\s+come\b|for\s+what\s+reasons?\b|what\s+(?:was|were|is|are)\s+"
-    rf"the\s+(?:reasons?|causes?|motives?|triggers?)\b|what\s+(?:{_CAUSE_VERBS}|led\s+to|made(?!\s+up\b))\b)",
+    rf"the\s+(?:reasons?|causes?|motives?|triggers?)\b|what(?:\s+{_CAUSE_NOUN})?\s+(?:{_CAUSE_VERBS}|led\s+to|made(?!\s+up\b))\b)",
     re.IGNORECASE,
 )
 # A sentence that gives a reason: "because", "due to", "saw it as an infringement", "in response to".
@@ -606,7 +610,10 @@ _GIVES_REASON = re.compile(
     r"\b(?:because|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result|result\s+of|in\s+order\s+to|so\s+as\s+to|"
     r"so\s+that|therefore|thus|hence|led\s+to|caused|reasons?|motivated|aimed?\s+(?:at|to)|in\s+response|"
     r"in\s+retaliation|fear(?:ed|s)?\s+(?:of|that)|out\s+of\s+concern|"
-    r"(?:saw|see|sees|seen|viewed|views|regarded|regards|considered)\s+(?:it|this|that|them|him|her)?\s*as)\b",
+    r"(?:saw|see|sees|seen|viewed|views|regarded|regards|considered)\s+(?:it|this|that|them|him|her)?\s*as|"
+    # "Relations deteriorated … following the Russian invasion": what set it off (not a
+    # sentence's opening "Following X, …", which dates it).
+    r"(?<=\w\s)following\s+(?:the|a|an|his|her|its|their)\b)\b",
     re.IGNORECASE,
 )
 #: Sentences after the one a "why" question is about that may hold its reason.
@@ -1177,6 +1184,12 @@ def compose(
                              int(hits[h].sentence_rows[p]), value))
         parts.append(f"{quoted[-1].text} [{number[h]}]")
     return Answer(question, " ".join(parts), True, citations, quoted, score=score)
+
+
+def declined(answer: Answer) -> Answer:
+    """The answer declined: "not found", its sources kept as the closest passages, none quoted."""
+    citations = [replace(c, highlights=[], cited=False) for c in answer.citations]
+    return Answer(answer.question, NOT_FOUND, False, citations, score=answer.score, warnings=list(answer.warnings))
 
 
 def _quote(index: LoadedIndex, citation: Citation, passage_start: int, row: int, score: float) -> AnswerSentence:

@@ -895,7 +895,27 @@ def says_nothing_new(query_plan: QueryPlan, answer: Answer) -> bool:
         return False
     if not answer.answered:
         return True
+    if query_plan.why and any(gives_reason(q.text) for q in answer.sentences):
+        # "What caused that?" after "…were strained due to Russia's annexation of Crimea": the
+        # sentence said it, and the reason is what is asked.
+        return False
     return not query_plan.empty and bool(answer.sentences) and all(is_said(query_plan, q.text) for q in answer.sentences)
+
+
+# "Why is that significant?", "why was it a big deal": asks what it means, not what caused it.
+_SIGNIFICANCE = re.compile(r"\b(?:significant|significance|important|importance|matter(?:s|ed)?|big\s+deal|"
+                           r"notable|remarkable|surprising|controversial)\b", re.IGNORECASE)
+
+
+def gives_no_new_reason(query_plan: QueryPlan, answer: Answer) -> bool:
+    """Whether a "why" follow-up would be answered only with what recent answers quoted, none of
+    which gives a reason ("Why did he do it?" after "Hegseth has also ordered the suspension of
+    offensive cyber operations"): the documents do not say why."""
+    if _SIGNIFICANCE.search(query_plan.resolved or ""):
+        return False  # "Why is that significant?": what the sentence says of it is the answer
+    return (query_plan.follow_up and query_plan.why and answer.answered and bool(answer.sentences)
+            and all(q.text in query_plan.quoted_before for q in answer.sentences)
+            and not any(gives_reason(q.text) for q in answer.sentences))
 
 
 def repeats_itself(query_plan: QueryPlan, answer: Answer) -> bool:

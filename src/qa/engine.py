@@ -26,6 +26,7 @@ from qa.answer import (
     absent_names,
     asks_only_when,
     compose,
+    declined,
     evidence,
     is_overview,
     is_small_talk,
@@ -40,6 +41,7 @@ from qa.conversation import (
     Turn,
     as_asked,
     fuse,
+    gives_no_new_reason,
     is_repeat,
     lead_with_new,
     plan,
@@ -470,6 +472,7 @@ class Engine:
                             **follow)
             if fresh.answered and not repeats_itself(query_plan, fresh):
                 answer = fresh
+        follow_plan = query_plan  # (the question as asked below has no history)
         # The history added nothing (the old answer again, or a decline): the question as asked —
         # unless it asked for the time after the last answer, which the question alone cannot say.
         # A "When?" quotes the last answer's sentence again, with its time: that is the answer.
@@ -478,6 +481,8 @@ class Engine:
             plain = compose(index, question, resolved, alone[:top_k], s.docs_dir.name, answer_params)
             if answer.answered or plain.answered:
                 answer, query_plan = plain, as_asked(query_plan, question)
+        if gives_no_new_reason(follow_plan, answer):
+            answer = declined(answer)  # "Why did he do it?": the documents say what, not why
         # "Understood as" shows a corrected spelling too, as a search engine's "Showing results for".
         answer.understood_as = query_plan.understood_as or (question if question != asked else None)
         answer.question = asked
