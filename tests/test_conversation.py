@@ -391,6 +391,8 @@ def test_memory_is_bounded_in_age():
     ("Did Putin call her in 1999?", "Did Putin call Yeltsin in 1999?"),
     ("Did they appoint her US ambassador?", "Did they appoint Yeltsin US ambassador?"),  # her: the object
     ("Did Lavrov meet her In Moscow?", "Did Lavrov meet Yeltsin In Moscow?"),
+    # A pronoun is not the person its own question names.
+    ("what did yeltsin think of him?", "what did yeltsin think of him?"),
 ])
 def test_a_pronoun_becomes_the_persons_surname(question, resolved):
     from qa.conversation import resolve
@@ -600,6 +602,17 @@ def test_he_is_the_person_the_last_question_named():
     conversation = _after("When did Putin become President of Russia?", answer)
     assert plan("Who did he work with?", conversation).resolved == "Who did Putin work with?"
     assert plan("What was his goal?", conversation).resolved == "What was Putin's goal?"
+
+
+def test_who_someone_worked_with_keeps_the_conversation_about_them():
+    conversation = _after("When did Putin become President of Russia?",
+                          "After Vladimir Putin became President of Russia in 2000, he initially sought to improve relations.")
+    conversation.add(Turn("who did he work with on afghanistan?", "who did Putin work with on afghanistan?",
+                          "Putin worked closely with United States president George W. Bush. [1]",
+                          focus="Putin worked closely with United States president George W. Bush.",
+                          person="Vladimir Putin"))
+    # The answer names Bush, but the question asked whom Putin worked with: "him" is still Putin.
+    assert plan("what did bush think of him?", conversation).resolved == "what did bush think of Putin?"
 
 
 def test_the_person_is_carried_through_turns_without_pronouns():

@@ -419,6 +419,8 @@ def _about(turn: Turn) -> str | None:
     full_names = [n for n in map(_without_title, entities(quoted)) if len(n.split()) >= 2]
     asked = [next((a for a in answer_names if n in a.split() and len(a.split()) >= 2), None)
              or next((a for a in full_names if n in a.split()), None)
+             # "Who did Putin work with…?" after a turn about Vladimir Putin: the same person.
+             or (turn.person if turn.person and n in turn.person.split() else None)
              or next((a for a in answer_names if n in a), n)
              for n in asked_names]
     text = f"{turn.understood_as} {answer}"
@@ -488,6 +490,9 @@ def resolve(question: str, person: str | None, rarity: Callable[[list[str]], lis
     # Yeltsin oppose?" would favour the one sentence with his full name over "…was strongly
     # opposed by Yeltsin".
     person = surname(person, rarity)
+    if re.search(rf"\b{re.escape(person)}\b", question, re.IGNORECASE):
+        # "What did Bush think of him?": a pronoun is not the person the question names.
+        return question
     possessive = person + ("'" if person.endswith("s") else "'s")
     forms = {"he": person, "she": person, "him": person, "her": person, "his": possessive,
              "hers": possessive, "himself": person, "herself": person}
