@@ -382,6 +382,9 @@ def test_a_sentence_about_the_term_a_question_asks_after(sentence, about):
     (["…Boris Yeltsin (1991–99)."], True, ((1976, 1990), (0, 1990))),
     (["…in 1991.", "…in 2012."], False, ((2013, 2027), (2013, 9999))),
     (["Sanctions imposed since 2014 were expanded."], True, ((1999, 2013), (0, 2013))),  # from its start
+    # Before the first time stated, then before every one: "…since 1991, a continuation … since 1803".
+    (["…in 1991, a continuation … since 1803."], True, ((1976, 1990), (0, 1990), (1788, 1802), (0, 1802))),
+    (["…in 1991, a continuation … since 1803."], False, ((1992, 2006), (1992, 9999))),
     (["No year here."], False, ()),
     ([], True, ()),
 ])

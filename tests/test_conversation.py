@@ -182,6 +182,11 @@ DIALOGUES = {
         ("What happened in 2022?", "Russian invasion of Ukraine in 2022"),
         ("And before that?", "re-election to the Russian presidency in 2012"),
     ],
+    # Before the time the sentence is about (1991), not before every time it names (1803).
+    "before that, when the answer names two times": [
+        ("Since when do the US and Russia have diplomatic relations?", "since the establishment of the latter country in 1991"),
+        ("And before that?", "various Russian governments since 1803"),
+    ],
     "when did they start: the time of what the last answer said": [
         ("What sanctions does the article mention?", "sanctions imposed since 2014"),
         # Its own evidence is low; it asks about the last answer, whose sentence says when.

@@ -844,11 +844,19 @@ def time_after_or_before(sentences: list[str], before: bool) -> tuple[tuple[int,
     """The times after (or before) those the sentences state, nearest first, for "What happened
     after that?": after "…Boris Yeltsin (1991–99)" the next :data:`_MAX_COVERING_SPAN` years
     (2000–2014), then any later one; before it 1976–1990, then any earlier one. An open time
-    counts from its start ("since 2014"). Empty when the sentences state no time."""
+    counts from its start ("since 2014"). Empty when the sentences state no time.
+
+    Before, the times before the first one stated come first, those before all of them next:
+    "And before that?" after "…diplomatic relations since … 1991, a continuation of the
+    relationship … since 1803" asks what came before 1991, the time the sentence is about."""
     stated = [(a, a if b == _OPEN_END else b) for text in sentences for a, b, _ in _spans(text, question=False)]
     if not stated:
         return ()
-    return times_around(min(a for a, _ in stated), max(b for _, b in stated), before)
+    beyond = times_around(min(a for a, _ in stated), max(b for _, b in stated), before)
+    if not before:
+        return beyond
+    first = times_around(*stated[0], before)
+    return first + tuple(w for w in beyond if w not in first)
 
 
 def first_time(sentences: list[str]) -> str | None:
