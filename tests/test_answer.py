@@ -441,6 +441,7 @@ def test_a_date_written_short_says_when():
         ("um, why did yeltsin oppose kosovo", "why did yeltsin oppose kosovo"),
         ("Question: who expanded the sanctions?", "Who expanded the sanctions?"),
         ("Well, who is Tracy?", "Who is Tracy?"),
+        ("Hey, iPhone sales in Russia?", "iPhone sales in Russia?"),  # not "IPhone"
         ("who is the ambassador, please?", "who is the ambassador?"),
         ("what's the deal with syria", "what happened with syria"),
         ("whats the deal with syria", "what happened with syria"),

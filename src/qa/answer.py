@@ -1269,7 +1269,9 @@ def strip_chatter(question: str) -> str:
     stripped = _IDIOM.sub("what happened with", stripped)
     if len(stripped.split()) < _MIN_LEFT:
         return question
-    return stripped[0].upper() + stripped[1:] if question[:1].isupper() else stripped
+    first = stripped.split()[0]
+    # "Hey, iPhone sales?" keeps its "iPhone": only a word in lower case is capitalised.
+    return stripped[0].upper() + stripped[1:] if question[:1].isupper() and first.islower() else stripped
 
 
 # "What is this document about?", "What do the documents cover?", "Summarize the article",
