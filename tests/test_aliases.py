@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.aliases import document_names, read_aliases
+from qa.answer import spelled_out
 from qa.settings import Settings
 
 SOVIET = "After the dissolution of the Soviet Union in 1991, relations were warm under Boris Yeltsin's rule."
@@ -116,3 +117,26 @@ def test_an_acronym_the_passages_spell_out_is_looked_up_once(seed_engine, monkey
     calls.clear()
     engine.ask("When did the USSR break up?")  # a name it has not seen is still looked up
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize(("acronym", "texts", "words"), [
+    ("UN", ["Russia has sided with Russia in the United Nations, voting"], "United Nations"),
+    ("US", ["Russia–United States relations"], "United States"),  # a dash is no space
+    ("USSR", ["the Union of Soviet Socialist Republics"], "Union of Soviet Socialist Republics"),
+    ("EU", ["The United States and Russia"], None),
+])
+def test_an_acronym_is_spelled_out_by_the_initials_of_a_name(acronym, texts, words):
+    assert spelled_out(acronym, texts) == words
+
+
+def test_an_acronym_typed_in_lower_case_is_no_unknown_word(seed_engine):
+    from qa.answer import _content_words, unknown_words
+
+    index = seed_engine.index()
+    passages = ["During the second presidency of Donald Trump, the United States has sided with Russia in the "
+                "United Nations."]
+    question = "how did the us vote at the un"
+    assert unknown_words(index, question, _content_words(question), passages) == (set(), set())
+    # "eu" is spelled out nowhere: a word the documents never use.
+    question = "what did the eu do"
+    assert unknown_words(index, question, _content_words(question), passages)[0] == {"eu"}

@@ -15,6 +15,10 @@ from qa.conversation import Conversation
         ("Who expanded the sanctions on Russia, and how much in assets has been frozen?",
          ["Who expanded the sanctions on Russia?", "How much in assets has been frozen?"]),
         ("who is pete hegseth and what did he order", ["Who is pete hegseth?", "What did he order?"]),
+        # A preposition before the first question word.
+        ("since when have there been sanctions and how much money was frozen",
+         ["Since when have there been sanctions?", "How much money was frozen?"]),
+        ("In what year did it start, and who led it?", ["In what year did it start?", "Who led it?"]),
     ],
 )
 def test_two_questions_in_one_are_split(question, parts):
@@ -32,6 +36,7 @@ def test_two_questions_in_one_are_split(question, parts):
         "The sanctions, and who expanded them?",  # no question before the comma
         "Can I raise my storage limits? How can I add storage?",  # one after the other: asked whole
         "What's the difference between what Yeltsin wanted and what Putin did?",
+        "In Moscow and what was then Leningrad?",  # no question word first, a preposition aside
     ],
 )
 def test_one_question_is_not_split(question):

@@ -327,6 +327,10 @@ def unknown_words(index: LoadedIndex, question: str, content: set[str], passages
     if not unknown:
         return set(), set()
     acronyms = {w for w in _acronyms(question) if _spelled_out(w, passages)}
+    # Typed in lower case ("how did the us vote at the un?"): "US" and "UN" all the same, where
+    # the passages spell them out ("United States", "United Nations").
+    acronyms |= {w for t, w in written.items() if t in unknown and 2 <= len(w) <= 4 and w.isalpha()
+                 and _spelled_out(w.upper(), passages)}
     unknown -= {t for toks in tokenize(sorted(acronyms)) for t in toks}
     return unknown, unknown & _name_stems(question)
 
@@ -484,14 +488,22 @@ def _written_words(question: str) -> dict[str, str]:
     return {toks[0]: w for w, toks in zip(written, tokenize(written, frozenset()), strict=True) if toks}
 
 
-def _spelled_out(acronym: str, passages: list[str]) -> bool:
-    """Whether a run of capitalised words in the passages has the acronym's letters as initials."""
+def spelled_out(acronym: str, passages: list[str]) -> str | None:
+    """The words of the first run of capitalised words in the passages whose initials are the
+    acronym's letters ("United Nations" for "UN"; "of", "the" inside it stay), or None."""
     for text in passages:
         for run in _CAPITALISED_RUN.findall(text):
-            initials = "".join(w[0] for w in run.split() if w[0].isupper())
-            if acronym in initials:
-                return True
-    return False
+            words = run.split()
+            capitals = [i for i, w in enumerate(words) if w[0].isupper()]
+            at = "".join(words[i][0] for i in capitals).find(acronym)
+            if at >= 0:
+                return " ".join(words[capitals[at] : capitals[at + len(acronym) - 1] + 1])
+    return None
+
+
+def _spelled_out(acronym: str, passages: list[str]) -> bool:
+    """Whether a run of capitalised words in the passages has the acronym's letters as initials."""
+    return spelled_out(acronym, passages) is not None
 
 
 _COUNT_QUESTION = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)

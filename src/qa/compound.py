@@ -32,7 +32,12 @@ _JOINT = re.compile(
     re.IGNORECASE,
 )
 _BETWEEN = re.compile(r"\bbetween\b(?!.*[,;])", re.IGNORECASE)
-_STARTS_ASKING = re.compile(rf"^\s*(?:and\s+|but\s+|so\s+)?{_ASKING}\b", re.IGNORECASE)
+# "Since when …", "In what year …": a preposition may lead the question word.
+_STARTS_ASKING = re.compile(
+    rf"^\s*(?:and\s+|but\s+|so\s+)?(?:(?:since|until|till|from|in|on|at|for|by|during|to|with|after|before)\s+)?"
+    rf"{_ASKING}\b",
+    re.IGNORECASE,
+)
 #: Fewest words of each part: "and why?" is the first part's follow-up, no question of its own.
 _MIN_PART_WORDS = 3
 #: Parts answered one by one (a longer list is read as one question).
