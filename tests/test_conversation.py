@@ -398,6 +398,7 @@ def test_memory_is_bounded_in_age():
     ("Did Lavrov meet her In Moscow?", "Did Lavrov meet Yeltsin In Moscow?"),
     # A pronoun is not the person its own question names.
     ("what did yeltsin think of him?", "what did yeltsin think of him?"),
+    ("Did he meet Boris in yeltsin Park?", "Did Yeltsin meet Boris in yeltsin Park?"),  # not named: lower case
 ])
 def test_a_pronoun_becomes_the_persons_surname(question, resolved):
     from qa.conversation import resolve

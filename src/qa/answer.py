@@ -614,7 +614,7 @@ def _carried(years_of: list[list[list[int]]], value: Callable[[list[int]], int |
 # question whose answer is a cause.
 _WHY_QUESTION = re.compile(
     rf"^\s*(?:and\s+|but\s+|so\s+)?(?:why\b|how\s+come\b|for\s+what\s+reasons?\b|what\s+(?:was|were|is|are)\s+"
-    rf"the\s+(?:reasons?|causes?|motives?|triggers?)\b|what(?:\s+{_CAUSE_NOUN})?\s+(?:{_CAUSE_VERBS}|led\s+to|made(?!\s+up\b))\b)",
+    rf"the\s+(?:reasons?|causes?|motives?|triggers?)\b|what(?:\s+{_CAUSE_NOUN})?\s+(?:{_CAUSE_VERBS}|led\s+to)\b|what\s+made(?!\s+up\b)\b)",
     re.IGNORECASE,
 )
 # A sentence that gives a reason: "because", "due to", "saw it as an infringement", "in response to".
@@ -625,7 +625,9 @@ _GIVES_REASON = re.compile(
     r"(?:saw|see|sees|seen|viewed|views|regarded|regards|considered)\s+(?:it|this|that|them|him|her)?\s*as|"
     # "Relations deteriorated … following the Russian invasion": what set it off (not a
     # sentence's opening "Following X, …", which dates it).
-    r"(?<=\w\s)following\s+(?:the|a|an|his|her|its|their)\b)\b",
+    # "In the years following the war", "shortly following …" date it too.
+    r"(?<=[\w,)]\s)(?<!years\s)(?<!months\s)(?<!weeks\s)(?<!days\s)(?<!shortly\s)(?<!immediately\s)"
+    r"following\s+(?:the|a|an|his|her|its|their)\b)\b",
     re.IGNORECASE,
 )
 #: Sentences after the one a "why" question is about that may hold its reason.
@@ -858,17 +860,15 @@ def time_after_or_before(sentences: list[str], before: bool) -> tuple[tuple[int,
     (2000–2014), then any later one; before it 1976–1990, then any earlier one. An open time
     counts from its start ("since 2014"). Empty when the sentences state no time.
 
-    Before, the times before the first one stated come first, those before all of them next:
-    "And before that?" after "…diplomatic relations since … 1991, a continuation of the
-    relationship … since 1803" asks what came before 1991, the time the sentence is about."""
+    Before, it is the time before the first one stated: "And before that?" after "…diplomatic
+    relations since … 1991, a continuation of the relationship … since 1803" asks what came
+    before 1991, the time the sentence is about (any earlier time lies in the second window)."""
     stated = [(a, a if b == _OPEN_END else b) for text in sentences for a, b, _ in _spans(text, question=False)]
     if not stated:
         return ()
-    beyond = times_around(min(a for a, _ in stated), max(b for _, b in stated), before)
-    if not before:
-        return beyond
-    first = times_around(*stated[0], before)
-    return first + tuple(w for w in beyond if w not in first)
+    if before:
+        return times_around(*stated[0], before)
+    return times_around(min(a for a, _ in stated), max(b for _, b in stated), before)
 
 
 def first_time(sentences: list[str]) -> str | None:

@@ -490,7 +490,8 @@ def resolve(question: str, person: str | None, rarity: Callable[[list[str]], lis
     # Yeltsin oppose?" would favour the one sentence with his full name over "…was strongly
     # opposed by Yeltsin".
     person = surname(person, rarity)
-    if re.search(rf"\b{re.escape(person)}\b", question, re.IGNORECASE):
+    # (In a question typed in lower case, "bush" is Bush; otherwise "May" must be capitalised.)
+    if re.search(rf"\b{re.escape(person)}\b", question, re.IGNORECASE if question.islower() else 0):
         # "What did Bush think of him?": a pronoun is not the person the question names.
         return question
     possessive = person + ("'" if person.endswith("s") else "'s")
@@ -909,7 +910,7 @@ def says_nothing_new(query_plan: QueryPlan, answer: Answer) -> bool:
 
 # "Why is that significant?", "why was it a big deal": asks what it means, not what caused it.
 _SIGNIFICANCE = re.compile(r"\b(?:significant|significance|important|importance|matter(?:s|ed)?|big\s+deal|"
-                           r"notable|remarkable|surprising|controversial)\b", re.IGNORECASE)
+                           r"notable|remarkable|surprising)\b", re.IGNORECASE)
 
 
 def gives_no_new_reason(query_plan: QueryPlan, answer: Answer) -> bool:
