@@ -488,22 +488,14 @@ def _written_words(question: str) -> dict[str, str]:
     return {toks[0]: w for w, toks in zip(written, tokenize(written, frozenset()), strict=True) if toks}
 
 
-def spelled_out(acronym: str, passages: list[str]) -> str | None:
-    """The words of the first run of capitalised words in the passages whose initials are the
-    acronym's letters ("United Nations" for "UN"; "of", "the" inside it stay), or None."""
-    for text in passages:
-        for run in _CAPITALISED_RUN.findall(text):
-            words = run.split()
-            capitals = [i for i, w in enumerate(words) if w[0].isupper()]
-            at = "".join(words[i][0] for i in capitals).find(acronym)
-            if at >= 0:
-                return " ".join(words[capitals[at] : capitals[at + len(acronym) - 1] + 1])
-    return None
-
-
 def _spelled_out(acronym: str, passages: list[str]) -> bool:
     """Whether a run of capitalised words in the passages has the acronym's letters as initials."""
-    return spelled_out(acronym, passages) is not None
+    for text in passages:
+        for run in _CAPITALISED_RUN.findall(text):
+            initials = "".join(w[0] for w in run.split() if w[0].isupper())
+            if acronym in initials:
+                return True
+    return False
 
 
 _COUNT_QUESTION = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
