@@ -235,6 +235,13 @@ DIALOGUES = {
         ("Who is the US ambassador to Russia?", "Lynne M. Tracy"),
         ("How long has she been in the job?", None),
     ],
+    # "What else …?" after a topic switch: another cause of the same thing, near the last answer.
+    "what else, around then": [
+        ("why did yeltsin oppose the kosovo intervention", "infringement on Russia's latter-day sphere of influence"),
+        ("what else did he criticize?", "NATO's expansion into Eastern Europe"),
+        ("unrelated but what happened with syria?", "Russian military intervention in the Syrian Civil War"),
+        ("what else strained things around then?", "annexation of Crimea"),
+    ],
     "after a declined question": [
         ("What is the capital of France?", None),
         ("Who led Russia after the dissolution of the Soviet Union?", "Boris Yeltsin"),
@@ -695,11 +702,24 @@ def test_a_question_for_something_else_leans_less_on_the_history():
         return 1.0 - p.queries[0][1]
 
     same = history_share("What did he oppose?")
-    assert history_share("What else did he oppose?") == pytest.approx(same * 0.5)
     assert history_share("Which other leaders did he oppose?") == pytest.approx(same * 0.5)
+    # "What else …?" asks for another object of the same thing: the history is its topic.
+    assert history_share("What else did he oppose?") == pytest.approx(same)
     # More of the same, and "each other", are no other thing.
     assert history_share("Tell me more about what he opposed") == pytest.approx(same)
     assert history_share("Did he and Clinton oppose each other?") == pytest.approx(same)
+
+
+def test_another_thing_of_a_kind_the_documents_never_name_leans_in_full():
+    conversation = _after("Who led Russia after the dissolution of the Soviet Union?", YELTSIN)
+    rarity = {"leaders": 1.0, "games": 0.0}
+
+    def history_share(question: str) -> float:
+        p = weigh(plan(question, conversation, rarity=lambda ws: [rarity.get(w, 0.0) for w in ws]), 0.2)
+        return 1.0 - p.queries[0][1]
+
+    # "leaders" is a word of the documents, "games" is not: only "other leaders" is a kind of thing.
+    assert history_share("Which other games?") == pytest.approx(2 * history_share("Which other leaders?"))
 
 
 def test_a_question_without_words_of_its_own_leans_on_its_context():

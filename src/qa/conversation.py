@@ -102,9 +102,9 @@ _AT_THAT_TIME = re.compile(
     re.IGNORECASE,
 )
 _MORE = re.compile(r"\b(else|other|another|more|besides)\b", re.IGNORECASE)
-# Asks for a different thing than the last answer's ("other games?", "What else?"), where "more"
-# asks for more of the same; "each other", "the other day", "on the other hand" ask neither.
-_OTHER = re.compile(r"\b(else|another|(?<!each )other(?!\s+(?:day|hand|side|way)\b))\b", re.IGNORECASE)
+# Asks for another thing of a kind the question names ("other games?", "another treaty"), where
+# "more" asks for more of the same; "each other", "the other day", "on the other hand" ask neither.
+_OTHER_KIND = re.compile(r"\b(another|(?<!each )other(?!\s+(?:day|hand|side|way)\b))\b", re.IGNORECASE)
 _DEMONSTRATIVE = re.compile(r"\b(this|that|these|those|it|there|then)\b", re.IGNORECASE)
 _FOLLOW_UP_START = re.compile(
     r"^\s*(and|but|also|so|or|what about|how about|what of|and what|and who|and when|and where|why|"
@@ -227,7 +227,8 @@ class QueryPlan:
     #: sentence the recent answers quoted: such a question must not be answered with them again.
     wants_new: bool = False
     quoted_before: frozenset[str] = frozenset()
-    #: Whether it asks for a different thing ("other games?"): the history weighs less (:func:`weigh`).
+    #: Whether it asks for a different thing of a kind it names ("other games?"): the history
+    #: weighs less (:func:`weigh`, :func:`_asks_other_of_its_own`).
     wants_other: bool = False
     #: The last question (as understood) whose frame an elliptical follow-up keeps: "And space?"
     #: after "What are the shared interests?" asks about shared interests.
@@ -797,12 +798,24 @@ def plan(
                        asked_terms=frozenset() if wants_new else _new_terms(question, last.understood_as),
                        why=asks_why(question), said=last.focus,
                        said_new_terms=frozenset() if wants_new else _new_terms(resolved, last.understood_as),
-                       wants_new=wants_new, wants_other=bool(_OTHER.search(question)),
+                       wants_new=wants_new, wants_other=_asks_other_of_its_own(question, resolved, rarity),
                        quoted_before=frozenset(q for t in [last, *older] for q in t.quoted),
                        frame=(last.frame or last.understood_as) if _ELLIPTICAL.match(question) and not new_subject
                        else "",
                        times=times, times_sources=times_sources)
     return weigh(result, None)
+
+
+def _asks_other_of_its_own(question: str, resolved: str, rarity: Callable[[list[str]], list[float]] | None) -> bool:
+    """Whether a question asks for another thing of a kind it names and the documents know
+    ("other games?"): the history then weighs less, since what the last answer found is what it
+    does not want again. "What else strained things?" asks for another cause of the same thing,
+    and "Did anything else make it worse?" names nothing the documents know: for them the
+    history is the topic, and weighs in full."""
+    if not _OTHER_KIND.search(question):
+        return False
+    words = content_words(resolved)
+    return rarity is None or any(r > 0 for r in rarity(words)) if words else False
 
 
 def at_that_time(question: str, last: Turn) -> str:
