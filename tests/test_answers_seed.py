@@ -38,6 +38,9 @@ QUESTIONS = [
     # A lone name the article mentions, likewise.
     ("What happened in Afghanistan?", "war in Afghanistan"),
     ("What happened in Bosnia?", "the conflict in Bosnia and Herzegovina"),
+    # "month" asks when, as "year" does: no word the article must use.
+    ("In which month and year did the US vote against the UN resolution condemning the invasion?",
+     "in February 2025"),
     # "How many" is answered by a sentence that states a quantity ("several").
     ("How many state-owned banks did the sanctions include?", "including several state-owned banks"),
     # A decade, or a part of one, in a sentence stating a time within it ("1991–99").

@@ -178,7 +178,10 @@ _GENERIC = ("happen happened happens happening occur occurred mean means meaning
             # "Anything else?", "What other things…?": placeholders for what is asked, no topic.
             "anything something everything thing things stuff "
             # Light verbs: "who got sanctioned?", "did things get worse?"
-            "get gets got gotten getting")
+            "get gets got gotten getting "
+            # "In which month and year …?" asks when, as "In what year …?" does ("year" is a word
+            # of most documents, "month" of few).
+            "month months")
 
 
 @lru_cache(maxsize=1)
