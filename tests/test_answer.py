@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from qa.answer import asks_why, gives_reason, quote_text, strip_chatter
+from qa.answer import asks_why, gives_reason, owned_by_someone_else, quote_text, strip_chatter
 from qa.engine import Engine
 
 
@@ -497,3 +497,29 @@ def test_a_why_question_asks_for_a_cause(question, why):
 )
 def test_a_sentence_gives_a_reason(sentence, reason):
     assert gives_reason(sentence) is reason
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "elses"),
+    [
+        ("And under Trump's second term?", "During Yeltsin's second term, relations became more strained.", True),
+        ("What happened in Trump's presidency?", "Relations deteriorated during the presidency of Joe Biden.", True),
+        # The question's person is named: the sentence is about them.
+        ("And under Trump's second term?", "During the second presidency of Donald Trump, the US moved.", False),
+        ("What was Trump's second term like?", "Trump's second term began in 2025.", False),
+        # The thing ends at a function word: "position", not "position on".
+        ("What was Yeltsin's position on Kosovo?", "Putin's position was firm.", True),
+        # Another thing, and a contraction ("What's"), are no one's.
+        ("What was Yeltsin's position?", "Putin's term began in 2000.", False),
+        ("What's the second term?", "Yeltsin's second term was strained.", False),
+    ],
+)
+def test_a_possessive_asks_about_that_person(question, sentence, elses):
+    assert owned_by_someone_else(question, sentence) is elses
+
+
+def test_only_the_names_given_are_judged():
+    # A misspelt name or an acronym may be the sentence's own person, written otherwise.
+    question, sentence = "Who was on Celeron's expedition?", "Céloron's expedition force consisted of 200 men."
+    assert owned_by_someone_else(question, sentence)
+    assert not owned_by_someone_else(question, sentence, names=set())

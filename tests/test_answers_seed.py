@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from qa.conversation import Conversation
+
 # (question, evidence the answer text must quote)
 QUESTIONS = [
     ("Who is the US ambassador to Russia?", "Lynne M. Tracy"),
@@ -206,6 +208,17 @@ def test_under_a_president_is_about_that_presidency(seed_engine, question):
     assert all("Trump" in s.text for s in answer.sentences), answer.answer
 
 
+def test_a_possessive_name_is_not_someone_elses(seed_engine):
+    # "During Yeltsin's second term, …" holds "second term" as written; Trump's is "the second
+    # presidency of Donald Trump", "the second Trump administration".
+    conversation = Conversation()
+    seed_engine.ask("How were relations under Biden?", conversation)
+    for asked in ("And under Trump's second term?", "What were relations like in Trump's second term?"):
+        answer = seed_engine.ask(asked, conversation if asked.startswith("And") else None)
+        assert answer.answered and answer.sentences, asked
+        assert "Yeltsin" not in answer.answer and "Trump" in answer.answer, answer.answer
+
+
 @pytest.mark.parametrize("question", ["Who was the president of Russia in 1995?", "Who was Russia's president in the 1990s?"])
 def test_a_question_about_a_year_is_answered_by_a_sentence_of_that_time(seed_engine, question):
     # Neither sentence holds "1995": "Boris Yeltsin (1991–99)" spans it, "Putin … in 2000" (the
@@ -299,7 +312,6 @@ def test_greetings_and_thanks_are_no_questions(message, small_talk):
 
 def test_thanks_gets_a_hint_what_to_ask(seed_engine):
     from qa.answer import SMALL_TALK_REPLY
-    from qa.conversation import Conversation
 
     conversation = Conversation()
     answer = seed_engine.ask("Thanks!", conversation)

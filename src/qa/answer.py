@@ -5,8 +5,9 @@ The engine never writes text of its own into an answer except the fixed "not fou
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date
 from functools import lru_cache
@@ -943,6 +944,53 @@ _A_DATE = re.compile(
 _THE_NUMBER = re.compile(rf"\b(?:the|these|those)\s+(?:{'|'.join(sorted(_COUNT_WORDS))})\b", re.IGNORECASE)
 
 
+# "Trump's second term": a capitalised name with a possessive, and up to three lower-case words
+# after it (the thing of that person the question asks about).
+_OWNED = re.compile(r"(?<![\w’'-])([A-Z][\w-]+)['’]s\s+((?:[a-z][\w-]*\s*){1,3})")
+
+
+def owned_by_someone_else(question: str, sentence: str, names: Collection[str] | None = None) -> bool:
+    """Whether ``sentence`` says of another person what the question asks of one: "During
+    Yeltsin's second term, …" for "And under Trump's second term?", or "…the presidency of Joe
+    Biden" for "What happened in Trump's presidency?" — where the sentence does not name the
+    question's person at all. The words alone match it, the names do not.
+
+    Args:
+        question: The question.
+        sentence: A candidate sentence.
+        names: The possessive names of the question to judge (default: all). The caller keeps
+            those the documents write as the question does: a misspelt name ("Celeron's" for
+            "Céloron's") or an acronym ("the SP's" for "the Scottish Parliament's") is the same
+            one written otherwise.
+    """
+    for m in _OWNED.finditer(question):
+        name = m.group(1)
+        if name.lower() in _CONTRACTED or (names is not None and name not in names):
+            continue
+        words = list(itertools.takewhile(lambda w: w not in _OWNED_STOP, m.group(2).split()))
+        if not words or re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", sentence):
+            continue
+        thing = r"\s+".join(re.escape(w) for w in words)
+        other = r"[A-Z][\w-]+"
+        if re.search(rf"(?<![\w’'-]){other}['’]s\s+{thing}\b|\b{thing}\s+of\s+(?:{other}\s+)*{other}", sentence):
+            return True
+    return False
+
+
+def _owners(index: LoadedIndex, question: str) -> set[str]:
+    """The question's possessive names that :func:`owned_by_someone_else` may judge: words the
+    documents use as written, and no acronym (either may be a name the documents write otherwise)."""
+    names = {m.group(1) for m in _OWNED.finditer(question)}
+    vocab = index.keyword.vocab
+    return {n for n in names if not _is_acronym(n) and all(t in vocab for t in tokenize([n])[0])}
+
+
+#: Words that end the thing a possessive names ("Yeltsin's position on Kosovo": "position").
+_OWNED_STOP = frozenset("on in of to for about with at by from during and or the a an was is were did do does".split())
+#: Capitalised words whose "'s" is a contraction ("What's Putin's …?", "It's …").
+_CONTRACTED = frozenset("what who where when how why that it there here let he she".split())
+
+
 def states_count(sentence: str, amount: bool = False) -> bool:
     """Whether a sentence states a quantity: a number that is not a year or an ordinal, or a
     number word ("four", "fifty thousand", "several"); with ``amount``, not a vague one
@@ -1069,6 +1117,8 @@ def compose(
     # answer_contains +0.0035 on the even half, +0.0022 on the held-out odd one). A bare "When?"
     # keeps the sentence it is about, and finds its time before it (below).
     timed = not when and asks_time(question)
+    owners = _owners(index, question)  # "Trump's second term": not Yeltsin's
+    elses: set[tuple[int, int]] = set()  # sentences saying it of someone else
     own_term: set[tuple[int, int]] = set()  # sentences about the term a question asks after
     closed = [span for span in asked if span[0] > 0 and span[1] < _OPEN_END]
     as_written = {m.string[m.start("year"):m.end()] for m in _time_matches(question)} if asked else set()
@@ -1107,6 +1157,8 @@ def compose(
                 value -= params.year_weight * min(1.0, behind[(h, p)] / _MAX_COVERING_SPAN)
             if (count and not states_count(texts[p], amount)) or (timed and not states_time(texts[p])):
                 value -= params.count_penalty
+            if owners and owned_by_someone_else(question, texts[p], owners):
+                elses.add((h, p))
             if outside:
                 value -= params.year_weight
                 off_time.add((h, p))
@@ -1118,6 +1170,9 @@ def compose(
             scored.append((value + params.passage_weight * hit.score + bonus, h, p))
     if own_term and any(c[1:] not in own_term for c in scored):
         scored = [c for c in scored if c[1:] not in own_term]
+    if elses and any(c[1:] not in elses for c in scored):
+        # "During Yeltsin's second term…" is no answer to "And under Trump's second term?".
+        scored = [c for c in scored if c[1:] not in elses]
     if not scored:
         return Answer(question, NOT_FOUND, False, citations, score=score)
     scored.sort(reverse=True)
