@@ -208,6 +208,13 @@ def test_under_a_president_is_about_that_presidency(seed_engine, question):
     assert all("Trump" in s.text for s in answer.sentences), answer.answer
 
 
+def test_a_sentence_of_another_time_by_its_passage_stays_out(seed_engine):
+    # "In the early years of Yeltsin's presidency" states no year; its passage's last is 1991–99.
+    answer = seed_engine.ask("how were things in the early 2000s")
+    assert answer.answered and "became President of Russia in 2000" in answer.answer
+    assert "Yeltsin" not in answer.answer, answer.answer
+
+
 def test_a_possessive_name_is_not_someone_elses(seed_engine):
     # "During Yeltsin's second term, …" holds "second term" as written; Trump's is "the second
     # presidency of Donald Trump", "the second Trump administration".

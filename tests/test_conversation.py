@@ -242,6 +242,12 @@ DIALOGUES = {
         ("unrelated but what happened with syria?", "Russian military intervention in the Syrian Civil War"),
         ("what else strained things around then?", "annexation of Crimea"),
     ],
+    # "In the early years of Yeltsin's presidency…" follows "(1991–99)" in its passage: no answer
+    # to the early 2000s, nor are its issues those of Putin's first years.
+    "the early 2000s, on what issues": [
+        ("how were things in the early 2000s", "he initially sought to improve relations with the United States"),
+        ("on what issues?", "The two countries cooperated on issues such as counterterrorism and arms control"),
+    ],
     "after a declined question": [
         ("What is the capital of France?", None),
         ("Who led Russia after the dissolution of the Soviet Union?", "Boris Yeltsin"),
