@@ -25,6 +25,7 @@ from qa.conversation import (
     Turn,
     as_asked,
     at_that_time,
+    content_words,
     entities,
     fuse,
     is_follow_up,
@@ -32,6 +33,7 @@ from qa.conversation import (
     plan,
     rarity_of,
     repeats_itself,
+    resolve_one,
     says_nothing_new,
     sentence_adjustment,
     substitute_subject,
@@ -57,6 +59,11 @@ DIALOGUES = {
     "the American one": [
         ("Who is Russia's ambassador to the United States?", "Alexander Darchiev"),
         ("And the American one?", "Lynne M. Tracy"),
+    ],
+    # "who's" is no noun to ask about, and "the other one" may be in the field already quoted.
+    "the other one, typed in chat": [
+        ("who's the us ambassador to russia", "Lynne M. Tracy"),
+        ("and the other one?", "Ambassador Alexander Darchiev"),
     ],
     "a person carried over turns": [
         ("When did Putin become President of Russia?", "2000"),
@@ -1038,3 +1045,16 @@ def test_the_surname_is_the_name_word_the_documents_use_most(seed_engine):
     # Family name first: the word the documents use alone is the one they use most.
     idf = {"Xi": 1.0, "Jinping": 2.5}
     assert surname("Xi Jinping", lambda words: [idf.get(w, 0.0) for w in words]) == "Xi"
+
+
+def test_a_contracted_stop_word_is_no_content_word():
+    assert content_words("who's the ambassador to russia") == ["ambassador", "russia"]
+    assert content_words("It’s Russia's ambassador") == ["Russia's", "ambassador"]
+    assert resolve_one("and the other one?", "who's the us ambassador to russia") == "and the other ambassador?"
+
+
+def test_the_other_one_is_no_new_thing_but_other_ones_are():
+    conversation = _after("Who is the US ambassador to Russia?", "Ambassador Lynne M. Tracy")
+    assert not plan("And the other one?", conversation).wants_new
+    assert plan("Any other ambassadors?", conversation).wants_new
+    assert plan("What else?", conversation).wants_new

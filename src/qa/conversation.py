@@ -102,6 +102,7 @@ _AT_THAT_TIME = re.compile(
     re.IGNORECASE,
 )
 _MORE = re.compile(r"\b(else|other|another|more|besides)\b", re.IGNORECASE)
+_THE_OTHER = re.compile(r"\bthe\s+other$", re.IGNORECASE)
 # Asks for another thing of a kind the question names ("other games?", "another treaty"), where
 # "more" asks for more of the same; "each other", "the other day", "on the other hand" ask neither.
 _OTHER_KIND = re.compile(r"\b(another|(?<!each )other(?!\s+(?:day|hand|side|way)\b))\b", re.IGNORECASE)
@@ -302,8 +303,12 @@ def _norm(word: str) -> str:
 
 
 def content_words(text: str) -> list[str]:
-    """Words of a text that carry meaning (no stop words), in order."""
-    return [w.strip(".") for w in _WORD.findall(text) if w.lower().strip(".") not in _STOP]
+    """Words of a text that carry meaning (no stop words, nor one contracted: "who's", "it's"), in order."""
+    return [w.strip(".") for w in _WORD.findall(text) if not _is_stop(w.lower().strip(".").replace("’", "'"))]
+
+
+def _is_stop(word: str) -> bool:
+    return word in _STOP or (word.endswith("'s") and word[:-2] in _STOP)
 
 
 def _stems(text: str) -> set[str]:
@@ -784,7 +789,9 @@ def plan(
     # What the recent answers led with yields the first place (the last answer's other sentences
     # may be just what is asked next), even if it shares words with a "what else" question.
     repeated = frozenset(t.focus for t in [last, *older] if t.focus)
-    wants_new = bool(_MORE.search(question))
+    # "the other one" is the one of two the last answer may well have named too ("Envoy Ambassador
+    # Alexander DarchievAmbassador Lynne M. Tracy"); "other ones", "what else" ask for new ones.
+    wants_new = any(not _THE_OTHER.search(question[: m.end()]) for m in _MORE.finditer(question))
     if not history and resolved == question:
         return QueryPlan([(question, 1.0)], None, question, False, carried)
     shown = [w for w in context if w[0].isupper() or w[0].isdigit()][:4] or context[:4]
