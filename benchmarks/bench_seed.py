@@ -7,6 +7,8 @@ Usage (repository root, project virtualenv):
         --dialogues benchmarks/seed/chat-dialogues.jsonl  # the set typed as in a Discord channel
     python benchmarks/bench_seed.py --questions benchmarks/seed/blind-questions.jsonl \
         --dialogues benchmarks/seed/blind-dialogues.jsonl  # a third set, written blind for a later release
+    python benchmarks/bench_seed.py --questions benchmarks/seed/fresh-questions.jsonl \
+        --dialogues benchmarks/seed/fresh-dialogues.jsonl  # a fourth, written blind before the next one
     python benchmarks/bench_seed.py -v                   # every answer, not only the misses
     python benchmarks/bench_seed.py --questions Q.jsonl --dialogues D.jsonl --docs DIR --index DIR
 

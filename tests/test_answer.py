@@ -410,6 +410,31 @@ def test_the_sentences_of_a_time_and_how_far_from_it():
     assert _of_time([], after) == {}
 
 
+def test_what_follows_the_last_answer_in_its_passage_comes_next_in_the_story():
+    from qa.answer import _of_time
+
+    passages = [["Relations were strained in 2012.", "Deterioration continued in Syria.", "It got worse.",
+                 "Sanctions imposed since 2014 grew."],
+                ["Yeltsin led Russia (1991–99).", "Relations were warm.", "They cooled later."]]
+    after_2012 = ((2013, 2027), (2013, 9999))
+    # After the sentence quoted, the ones stating no time, up to the next that states one.
+    assert _of_time(passages, after_2012, after={"Relations were strained in 2012."}) == {(0, 1): 0, (0, 2): 0}
+    # Those already told are no news; what follows them still is.
+    told = {"Relations were strained in 2012.", "Deterioration continued in Syria."}
+    assert _of_time(passages, after_2012, after=told) == {(0, 2): 0}
+    # A quoted sentence further on ends the story step: what lay between is not after it.
+    both = {"Relations were strained in 2012.", "It got worse."}
+    assert _of_time(passages, after_2012, after=both) == {(0, 3): 1}
+    # A term ("1991–99") goes on within it: its next sentences are no later; the years decide.
+    after_1999 = ((2000, 2014), (2000, 9999))
+    assert _of_time(passages, after_1999, after={"Yeltsin led Russia (1991–99)."}) == {(0, 0): 12, (0, 1): 12,
+                                                                                      (0, 2): 12, (0, 3): 14}
+    # "And before that?" looks back by the years alone.
+    before_2012 = ((1997, 2011), (0, 2011))
+    assert _of_time(passages, before_2012, after={"Relations were strained in 2012."}) == _of_time(passages,
+                                                                                                   before_2012)
+
+
 def test_a_single_year_may_start_what_a_sentence_describes():
     from qa.answer import _outside as outside_spans
     from qa.answer import _spans

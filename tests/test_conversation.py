@@ -164,7 +164,9 @@ DIALOGUES = {
     ],
     "what came next, until nothing is later": [
         ("What happened in 2012?", "re-election to the Russian presidency in 2012"),
-        ("What came next?", "sanctions imposed since 2014"),  # the nearest later year
+        # The story's next step: the sentence after it, which states no time of its own.
+        ("What came next?", "Deterioration continued with the Russian military intervention in the Syrian Civil War"),
+        ("And after that?", "invasion of Ukraine in 2022"),  # on from 2012: the years decide again
         ("And after that?", None),  # February 2025 is the article's last time
     ],
     "when: the time the passage gives before it": [

@@ -882,17 +882,25 @@ def times_around(first: int, last: int, before: bool) -> tuple[tuple[int, int], 
     return _next_or_last(first, last, before), ((0, first - 1) if before else (last + 1, _OPEN_END))
 
 
-def _of_time(texts_of: list[list[str]], times: tuple[tuple[int, int], ...]) -> dict[tuple[int, int], int]:
+def _of_time(texts_of: list[list[str]], times: tuple[tuple[int, int], ...],
+             after: Collection[str] = ()) -> dict[tuple[int, int], int]:
     """The sentences of the first of ``times`` (:func:`time_after_or_before`) that has any, by
     (hit, sentence) position, with how many years the time they carry lies from the one they
     follow or precede (the year the windows share): sentences stating a time that begins within
     the window, and those after one of them in its passage that state none ("Putin worked closely
-    with … Bush" after "…President of Russia in 2000"). "since 1803" begins before 1991."""
+    with … Bush" after "…President of Russia in 2000"). "since 1803" begins before 1991.
+
+    ``after`` holds the sentences (as quoted) the time is after: when one states a year, and no
+    longer time ("Boris Yeltsin (1991–99)" goes on within it), the sentences that follow it in its
+    passage and state no time of their own come next in the story, nearest of all
+    ("Deterioration continued with …" after "…in 2012, relations … were significantly strained")."""
     if not times:
         return {}
     before = times[0][1] == times[-1][1]  # windows before a time share their end, after it their start
     edge = times[0][1] if before else times[0][0]
     starts_of = [[[a for a, _, _ in _spans(text, question=False)] for text in texts] for texts in texts_of]
+    if after and not before and (next_in_story := _next_in_story(texts_of, starts_of, after)):
+        return next_in_story
     for first, last in times:
         def distance(starts: list[int], first: int = first, last: int = last) -> int | None:
             inside = [a for a in starts if first <= a <= last]  # the time, if within the window
@@ -901,6 +909,27 @@ def _of_time(texts_of: list[list[str]], times: tuple[tuple[int, int], ...]) -> d
         if found := _carried(starts_of, distance):
             return found
     return {}
+
+
+def _next_in_story(texts_of: list[list[str]], starts_of: list[list[list[int]]],
+                   after: Collection[str]) -> dict[tuple[int, int], int]:
+    """The sentences after the last of ``after`` in a passage that state no time, when that one
+    (or the last before it that states any) states a year, nothing longer (see :func:`_of_time`)."""
+    found: dict[tuple[int, int], int] = {}
+    for h, texts in enumerate(texts_of):
+        following = False
+        pending: list[tuple[int, int]] = []  # after a quoted sentence, until the next one
+        for p, text in enumerate(texts):
+            if quote_text(text) in after:
+                pending = []  # between two quoted sentences is not after them
+                if spans := _spans(text, question=False):
+                    following = all(a == b for a, b, _ in spans)
+            elif starts_of[h][p]:
+                following = False
+            elif following:
+                pending.append((h, p))
+        found |= dict.fromkeys(pending, 0)
+    return found
 
 
 def _overlaps(asked: list[tuple[int, int]], stated: list[tuple[int, int]]) -> bool:
@@ -1016,6 +1045,7 @@ def compose(
     frame: str = "",
     times: tuple[tuple[int, int], ...] = (),
     times_sources: frozenset[str] = frozenset(),
+    times_after: frozenset[str] = frozenset(),
     about_last: bool = False,
 ) -> Answer:
     """Turn hits into an :class:`Answer`.
@@ -1036,6 +1066,8 @@ def compose(
         times: For "And after?" or "What happened before that?", the time it asks about
             (:func:`time_after_or_before` the last answer), when the question names none.
         times_sources: The sources of that answer: the time after it is looked for there first.
+        times_after: The sentences that answer quoted, for "And after?": those following one in
+            its passage with no time of their own come next (see :func:`_of_time`).
         about_last: The question asks only when what the last answer said happened ("When did
             they start?"): on topic whatever its own evidence; whether the passages say when
             decides (a quoted sentence, or the one before it, must state a time).
@@ -1085,7 +1117,7 @@ def compose(
         asked, term_of = times_relative_to_names(query_text, [t for texts in texts_of for t in texts])
     # "What happened after that?": the sentences of the time after the last answer's, whatever
     # their words (the last answer's own sentences share the most with the history); none, no answer.
-    of_time = _of_time(texts_of, times) if times and not asked else None
+    of_time = _of_time(texts_of, times, times_after) if times and not asked else None
     # "How are relations today?": the sentences of the latest time first (not only them: "Who is
     # the current ambassador?" is answered by a field that states no time).
     behind = (_years_behind_latest(texts_of, date.today().year)

@@ -239,6 +239,9 @@ class QueryPlan:
     #: answer (the time after it is looked for in them first).
     times: tuple[tuple[int, int], ...] = ()
     times_sources: frozenset[str] = frozenset()
+    #: For "And after that?": the sentences of the answer the time is after (those following
+    #: one in its passage, stating no time, come right after it).
+    times_after: frozenset[str] = frozenset()
 
 
 class Conversation:
@@ -796,7 +799,7 @@ def plan(
         return QueryPlan([(question, 1.0)], None, question, False, carried)
     shown = [w for w in context if w[0].isupper() or w[0].isdigit()][:4] or context[:4]
     understood = resolved + (f" (context: {', '.join(shown)})" if shown else "")
-    times, when, times_sources = _shifted_times(question, [last, *older])
+    times, when, times_sources, times_after = _shifted_times(question, [last, *older])
     if when:  # "And before that? (before 1991)": the time the answer is held to
         understood += f" ({when})"
     result = QueryPlan([(resolved, 1.0), *history], understood, resolved, True, carried, repeated, p.repeat_penalty,
@@ -809,7 +812,7 @@ def plan(
                        quoted_before=frozenset(q for t in [last, *older] for q in t.quoted),
                        frame=(last.frame or last.understood_as) if _ELLIPTICAL.match(question) and not new_subject
                        else "",
-                       times=times, times_sources=times_sources)
+                       times=times, times_sources=times_sources, times_after=times_after)
     return weigh(result, None)
 
 
@@ -843,24 +846,27 @@ def at_that_time(question: str, last: Turn) -> str:
     return f"{before} {when}{question[m.end():]}"
 
 
-def _shifted_times(question: str, turns: list[Turn]) -> tuple[tuple[tuple[int, int], ...], str, frozenset[str]]:
+def _shifted_times(question: str, turns: list[Turn]) -> tuple[tuple[tuple[int, int], ...], str, frozenset[str],
+                                                              frozenset[str]]:
     """The times "And after?" or "What happened before that?" asks about (see
     :func:`qa.answer.time_after_or_before`), from the years the latest of ``turns`` (most recent
     first) that states any quoted, or the time that turn's own answer was held to: after "Boris
     Yeltsin (1991–99)" 2000–2014, then any later year. Also how to show it ("after 1999") and
-    the sources of that turn."""
+    the sources and the quoted sentences of that turn (for "after", in story order)."""
     m = _TIME_SHIFT.match(question)
     if not m:
-        return (), "", frozenset()
+        return (), "", frozenset(), frozenset()
     before = bool(m["rel2"]) or (m["rel"] or "").lower() in _BEFORE_WORDS
+    told: list[str] = []  # what the turns since said: no "next" to come again
     for turn in turns:
+        told += turn.quoted
         times = time_after_or_before(turn.quoted, before)
         if not times and turn.times:  # "And after?" twice: after the time the last one was about
             times = times_around(*turn.times[0], before)
         if times:
             shown = f"before {times[0][1] + 1}" if before else f"after {times[0][0] - 1}"
-            return times, shown, frozenset(turn.sources)
-    return (), "", frozenset()
+            return times, shown, frozenset(turn.sources), frozenset() if before else frozenset(told)
+    return (), "", frozenset(), frozenset()
 
 
 def _terms(text: str) -> frozenset[str]:

@@ -28,6 +28,7 @@ from qa.answer import (
     compose,
     declined,
     evidence,
+    first_time,
     is_overview,
     is_small_talk,
     overview,
@@ -442,6 +443,7 @@ class Engine:
         answer_params = AnswerParams.from_settings(s)
         # What the follow-up keeps of the last turn: its frame ("And space?") and its time ("And after?").
         follow = {"frame": query_plan.frame, "times": query_plan.times, "times_sources": query_plan.times_sources,
+                  "times_after": query_plan.times_after,
                   # "When did they start?" after an answer: about what it said.
                   "about_last": query_plan.follow_up and bool(query_plan.quoted_before)}
         adjust: dict[int, float] | None = None
@@ -490,7 +492,12 @@ class Engine:
             warnings = warnings + ["the documents never mention " + " or ".join(f"“{name}”" for name in absent)]
         answer.warnings = warnings
         if conversation is not None:
+            times = query_plan.times if answer.answered else ()
+            if times and query_plan.times_after and first_time([q.text for q in answer.sentences]) is None:
+                # The story's next step, which states no time: it is held to the year it follows
+                # (so a next "And after that?" goes on from that year, not from the window's end).
+                times = ((times[0][0] - 1, times[0][0] - 1),)
             conversation.add(Turn.of(answer, resolved, person=query_plan.person, frame=query_plan.frame,
-                                     times=query_plan.times if answer.answered else ()))
+                                     times=times))
         return answer
 
