@@ -124,6 +124,10 @@ def test_an_acronym_the_passages_spell_out_is_looked_up_once(seed_engine, monkey
     ("US", ["Russia–United States relations"], True),  # a dash is no space
     ("USSR", ["the Union of Soviet Socialist Republics"], True),
     ("EU", ["The United States and Russia"], False),
+    # Written with dots, which the keyword index drops as one-letter words.
+    ("DC", ["Embassy of Russia, Washington, D.C.Embassy of the United States"], True),
+    ("US", ["expanded by the U.S. and its allies"], True),
+    ("DC", ["a sharp ADC. reading", "D.Cooper wrote"], False),  # no dotted run of its own
 ])
 def test_an_acronym_is_spelled_out_by_the_initials_of_a_name(acronym, texts, spelled):
     assert _spelled_out(acronym, texts) is spelled

@@ -61,9 +61,19 @@ DIALOGUES = {
         ("And the American one?", "Lynne M. Tracy"),
     ],
     # "who's" is no noun to ask about, and "the other one" may be in the field already quoted.
+    "the other country's, typed in chat": [
+        ("who's the us ambassador in moscow", "Lynne M. Tracy"),
+        # "Russia's [ambassador] in DC": the infobox writes "Washington, D.C.", no word "DC".
+        ("and russia's in DC?", "Ambassador Alexander Darchiev"),
+    ],
     "the other one, typed in chat": [
         ("who's the us ambassador to russia", "Lynne M. Tracy"),
         ("and the other one?", "Ambassador Alexander Darchiev"),
+    ],
+    "how things were under him: what the last answer said, again": [
+        ("Who led Russia right after the Soviet collapse?", "Boris Yeltsin"),
+        # "relations" is stemmed "relat", "relationship" stays whole: one word all the same.
+        ("How were relations with the US under him?", "the relationship was generally warm under Russian president"),
     ],
     "a person carried over turns": [
         ("When did Putin become President of Russia?", "2000"),
@@ -1053,6 +1063,31 @@ def test_a_contracted_stop_word_is_no_content_word():
     assert content_words("who's the ambassador to russia") == ["ambassador", "russia"]
     assert content_words("It’s Russia's ambassador") == ["Russia's", "ambassador"]
     assert resolve_one("and the other one?", "who's the us ambassador to russia") == "and the other ambassador?"
+
+
+@pytest.mark.parametrize(("question", "last", "resolved"), [
+    ("And Russia's?", "Who is the US ambassador to Russia?", "And Russia's ambassador?"),
+    ("and russia's in DC?", "who's the us ambassador in moscow", "and russia's ambassador in DC?"),
+    ("What about Yeltsin's?", "What was Putin's position on NATO?", "What about Yeltsin's position?"),
+    # A noun of its own, or a contraction ("what's", "it's"): nothing left out.
+    ("And Russia's envoy?", "Who is the US ambassador to Russia?", "And Russia's envoy?"),
+    ("what's?", "Who is the US ambassador?", "what's?"),
+    ("And it's?", "What is the ambassador's name?", "And it's?"),
+    ("who's in charge?", "Who is the US ambassador?", "who's in charge?"),
+])
+def test_a_possessive_left_without_its_noun_takes_the_last_questions(question, last, resolved):
+    assert resolve_one(question, last) == resolved
+
+
+def test_a_word_the_stemmer_cut_shorter_still_matches_its_longer_form():
+    from qa.conversation import _shares_term, _terms
+
+    relationship = _terms("the relationship was generally warm under Boris Yeltsin")
+    assert _shares_term(_terms("How were relations with him?"), relationship)
+    assert _shares_term(_terms("the relationships"), _terms("relations were warm"))
+    assert not _shares_term(_terms("How was the economy?"), relationship)
+    # Short stems are no prefix of anything: "war" is not "warm".
+    assert not _shares_term(_terms("Was there a war?"), relationship)
 
 
 def test_the_other_one_is_no_new_thing_but_other_ones_are():

@@ -493,8 +493,13 @@ def _written_words(question: str) -> dict[str, str]:
 
 
 def _spelled_out(acronym: str, passages: list[str]) -> bool:
-    """Whether a run of capitalised words in the passages has the acronym's letters as initials."""
+    """Whether a run of capitalised words in the passages has the acronym's letters as initials,
+    or the passages write it with dots ("DC": "Washington, D.C."; the keyword index keeps no
+    one-letter word, so "D.C." is in no vocabulary)."""
+    dotted = re.compile(r"(?<![\w.])" + r"\.".join(map(re.escape, acronym)) + r"\.?(?![a-z])")
     for text in passages:
+        if dotted.search(text):
+            return True
         for run in _CAPITALISED_RUN.findall(text):
             initials = "".join(w[0] for w in run.split() if w[0].isupper())
             if acronym in initials:

@@ -461,11 +461,25 @@ def head_noun(question: str) -> str | None:
     return None
 
 
+# "And Russia's?", "and russia's in DC?": a possessive whose noun is left out — the last
+# question's (not "what's", "who's": contracted stop words).
+_BARE_POSSESSIVE = re.compile(
+    r"\b([A-Za-z][\w-]*)['’]s(?=\s+(?:in|at|on|from|for|to|during|under|before|after|then|now|today)\b"
+    r"|\s*[?.!]*\s*$)", re.IGNORECASE)
+
+
 def resolve_one(question: str, last_question: str) -> str:
-    """"And the American one?" → "And the American ambassador?" (the noun of the last question)."""
+    """"And the American one?" → "And the American ambassador?", "And Russia's?" → "And Russia's
+    ambassador?" (the noun of the last question)."""
     m = _ONE.search(question)
-    noun = head_noun(last_question) if m else None
-    if m is None or noun is None:
+    if m is None:
+        bare = _BARE_POSSESSIVE.search(question)
+        if bare is not None and not _is_stop(bare.group()) and (noun := head_noun(last_question)) is not None \
+                and _norm(noun) not in _stems(question):
+            return question[: bare.end()] + " " + noun + question[bare.end():]
+        return question
+    noun = head_noun(last_question)
+    if noun is None:
         return question
     plural = m.group(3).lower() == "ones"
     return question[: m.start(3)] + (noun + "s" if plural and not noun.endswith("s") else noun) + question[m.end(3):]
@@ -884,7 +898,22 @@ def is_repeat(query_plan: QueryPlan, sentence: str) -> bool:
     holds none of the words the new question adds to the last one ("Under which president?" may
     well be answered by the same sentence), or the question asks for something else ("What
     else…?", "Any other…?")."""
-    return sentence in query_plan.repeated and not (query_plan.asked_terms & _terms(sentence))
+    return sentence in query_plan.repeated and not _shares_term(query_plan.asked_terms, _terms(sentence))
+
+
+#: Shortest stem that counts as the start of a longer one (:func:`_shares_term`).
+_MIN_PREFIX_STEM = 5
+
+
+def _shares_term(asked: frozenset[str], terms: frozenset[str]) -> bool:
+    """Whether a sentence's stemmed words hold one of ``asked``, or a word one of them begins
+    (at least :data:`_MIN_PREFIX_STEM` letters): the stemmer leaves "relations" as "relat" but
+    "relationship" whole, and "How were relations under him?" is answered by "…the relationship
+    was generally warm under … Yeltsin"."""
+    if asked & terms:
+        return True
+    return any(t.startswith(a) or a.startswith(t) for a in asked for t in terms
+               if min(len(a), len(t)) >= _MIN_PREFIX_STEM)
 
 
 def sentence_adjustment(query_plan: QueryPlan, sentence: str) -> float:
