@@ -43,6 +43,8 @@ QUESTIONS = [
     # "month" asks when, as "year" does: no word the article must use.
     ("In which month and year did the US vote against the UN resolution condemning the invasion?",
      "in February 2025"),
+    # "came back" is a return, no topic the article must name (it never writes "back").
+    ("whats been happening since trump came back", "normalize relations with Russia"),
     # "How many" is answered by a sentence that states a quantity ("several").
     ("How many state-owned banks did the sanctions include?", "including several state-owned banks"),
     # A decade, or a part of one, in a sentence stating a time within it ("1991–99").

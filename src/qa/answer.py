@@ -182,7 +182,9 @@ _GENERIC = ("happen happened happens happening occur occurred mean means meaning
             "get gets got gotten getting "
             # "In which month and year …?" asks when, as "In what year …?" does ("year" is a word
             # of most documents, "month" of few).
-            "month months")
+            "month months "
+            # "since Trump came back", "back in 1803": a return or a time, no topic.
+            "back")
 
 
 @lru_cache(maxsize=1)
