@@ -548,3 +548,20 @@ def test_only_the_names_given_are_judged():
     question, sentence = "Who was on Celeron's expedition?", "Céloron's expedition force consisted of 200 men."
     assert owned_by_someone_else(question, sentence)
     assert not owned_by_someone_else(question, sentence, names=set())
+
+
+def test_a_sentence_naming_no_one_carries_the_names_its_passage_last_gave():
+    from qa.answer import _carried_names
+    from qa.keyword import tokenize
+
+    texts = ["After Vladimir Putin became President of Russia in 2000, he sought better relations.",
+             "The two countries cooperated on issues such as counterterrorism and arms control.",
+             "They also worked on space.",
+             "Later Bush visited Moscow.",
+             "It was a short visit."]
+    carried = _carried_names(texts, [set(t) for t in tokenize(texts)])
+    assert {"putin", "vladimir", "russia"} <= carried[1] and carried[1] == carried[2]
+    assert carried[0] == set() and carried[3] == set()  # names of their own
+    assert carried[4] == {"bush", "moscow"}  # the latest names, not the first sentence's
+    # A passage that opens without names has none to carry.
+    assert _carried_names(["It rained.", "The roads flooded."], [{"rain"}, {"road", "flood"}]) == [set(), set()]

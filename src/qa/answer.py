@@ -143,6 +143,9 @@ class AnswerParams:
     #: off one about another time (see :func:`_outside`; it also stays out of an answer led by a
     #: sentence in time, and an answer of only such sentences is declined).
     year_weight: float = 0.2
+    #: Share of their overlap weight the question's names get in a sentence that names no one
+    #: but follows one naming them in its passage (see :func:`_carried_names`); 0 turns it off.
+    carried_name_weight: float = 1.0
 
     @classmethod
     def from_settings(cls, settings) -> AnswerParams:
@@ -276,6 +279,24 @@ def _within(asked: list[tuple[int, int]], spans: list[tuple[int, int, bool]]) ->
 def _capitalised(question: str) -> list[str]:
     """The words of a question capitalised after its first word: its names, as written."""
     return [w for i, w in enumerate(_NAME_WORD.findall(question)) if i > 0 and w[0].isupper()]
+
+
+def _carried_names(texts: list[str], tokens: list[set[str]]) -> list[set[str]]:
+    """For each sentence of a passage that names no one (no capitalised word after its first),
+    the name tokens of the last sentence before it that does: "The two countries cooperated on
+    issues such as …" after "After Vladimir Putin became President of Russia in 2000, …" is about
+    Putin's first years. Empty for a sentence with names of its own."""
+    names_of = [" ".join(_capitalised(text)) for text in texts]
+    name_tokens = tokenize(names_of)  # one call: this runs for every question
+    carried: list[set[str]] = []
+    last: set[str] = set()
+    for names, named, toks in zip(names_of, name_tokens, tokens, strict=True):
+        if names:
+            last = set(named) & toks
+            carried.append(set())
+        else:
+            carried.append(last - toks)
+    return carried
 
 
 def _is_acronym(word: str) -> bool:
@@ -1173,6 +1194,11 @@ def compose(
         texts, overlaps = texts_of[h], overlaps_of[h]
         pairs = hit.sentence_pairs if hit.sentence_pairs is not None else [0.0] * len(texts)
         story_outside: bool | None = None  # whether the passage's last-named time is outside
+        # A sentence without names of its own is about those its passage last named: the
+        # question's names among them count for it, at a share of their weight.
+        inherited = [_overlap(q_idf, [tokens_of[h][p] | extra])[0] - _overlap(q_idf, [tokens_of[h][p]])[0]
+                     if extra and params.carried_name_weight else 0.0
+                     for p, extra in enumerate(_carried_names(texts, tokens_of[h]))]
         for p, (cos, ov, pair) in enumerate(zip(hit.sentence_scores, overlaps, pairs, strict=True)):
             spans = _spans(texts[p], question=False) if asked else []
             outside = _outside(asked, spans)  # None without a question's or a sentence's year
@@ -1189,7 +1215,8 @@ def compose(
             if of_time is not None and (h, p) not in of_time:  # not of the time after that
                 continue
             bonus = adjust.get(int(hit.sentence_rows[p]), 0.0) if adjust else 0.0
-            value = float(cos) + params.overlap_weight * ov + params.phrase_weight * float(pair)
+            value = float(cos) + params.overlap_weight * (ov + params.carried_name_weight * inherited[p]) \
+                + params.phrase_weight * float(pair)
             if of_time:  # "What came next?": the nearest time first
                 value -= params.year_weight * min(1.0, of_time[(h, p)] / _MAX_COVERING_SPAN)
             elif (h, p) in behind:

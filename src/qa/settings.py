@@ -122,6 +122,10 @@ class Settings:
     #: other times by as much; those and the sentences after them in their passage (which carry
     #: its last-stated time) do not join an answer led by one in time; all of them alone decline.
     answer_year_weight: float = 0.2
+    #: A sentence that names no one is about the names its passage last gave ("The two countries
+    #: cooperated on …" after "After Vladimir Putin became President …"): the question's names
+    #: among those count this share of their word-overlap weight when sentences are chosen.
+    answer_carried_name_weight: float = 1.0
     #: Questions longer than this many characters are truncated with a warning.
     max_question_chars: int = 2000
     #: Batch size for build-time encoding.
