@@ -235,6 +235,10 @@ def test_the_latest_time_a_passage_states():
     ("When did Putin become President of Russia?", True), ("In what year was the school formed?", True),
     ("What century was it built in?", True), ("Since when have sanctions been imposed?", True),
     ("What did Putin do in 2000?", False), ("Who succeeded Yeltsin?", False), ("Whenever he could?", False),
+    ("On what date did Hegseth issue the order?", True),
+    # "when" opens a clause; the question is what comes after it
+    ("When many people are arrested, what is a common tactic?", False),
+    ("When violence is used, what is civil disobedience called?", False),
 ])
 def test_a_question_asking_for_a_time(question, asks):
     from qa.answer import asks_time
@@ -263,11 +267,26 @@ def test_a_question_asking_only_when(question, bare):
     ("since March the talks stalled", True),
     ("in the 18th century", True),
     ("on Monday the envoys met", True),
+    ("…were largely ignored in the 18th and 19th centuries.", True),
 ])
 def test_a_sentence_that_says_when(sentence, says_when):
     from qa.answer import states_time
 
     assert states_time(sentence) is says_when
+
+
+@pytest.mark.parametrize(("sentence", "placed"), [
+    ("…toward the end of his life, he told a reporter …", True),
+    ("Subject Committees are established at the beginning of each parliamentary session.", True),
+    ("…as soon as they enter into force.", True),
+    ("…voting against a resolution … in February 2025.", True),
+    ("Defense Secretary Pete Hegseth has also ordered the suspension of offensive cyber operations.", False),
+    ("These included legalizing the forward pass, the most significant rule change in the sport.", False),
+])
+def test_a_sentence_that_places_what_it_tells_in_time(sentence, placed):
+    from qa.answer import places_in_time
+
+    assert places_in_time(sentence) is placed
 
 
 def test_how_many_and_how_much_ask_for_a_count():

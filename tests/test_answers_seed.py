@@ -118,6 +118,9 @@ OUT_OF_SCOPE = [
     "what is it",  # stands in sentences, but asks nothing of its own
     # The infobox field names her, but states no time.
     "When was Lynne M. Tracy appointed ambassador to Russia?",
+    # The sentence about him states no time, nor any word of one ("after", "during", "early").
+    "When did Hegseth become Defense Secretary?",
+    "On what date did Hegseth issue the order suspending cyber operations?",
 ]
 
 

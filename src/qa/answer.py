@@ -566,19 +566,21 @@ _MONTH_OR_DATE = re.compile(
     # century, a weekday.
     rf"\b{_MONTHS}\s+\d|\b\d{{1,2}}\s+{_MONTHS}\b|\b(?:in|of|since|until|by|from|early|mid|late|last|next)\s+{_MONTHS}\b"
     rf"|{_SLASH_DATE}"
-    r"|\b\d{1,2}(?:st|nd|rd|th)\s+century\b"
+    r"|\b\d{1,2}(?:st|nd|rd|th)\s+(?:and\s+\d{1,2}(?:st|nd|rd|th)\s+)?centur(?:y|ies)\b"
     r"|\b(?:on\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
 )
 
 
 # "When did …?", "In what year …?", "What century …?": a question whose answer is a time.
 _TIME_QUESTION = re.compile(
-    r"^\s*(?:and\s+|so\s+)?(?:when\b|since\s+when\b|(?:in|by|during|from|until)?\s*(?:what|which)\s+"
+    r"^\s*(?:and\s+|so\s+)?(?:when\b|since\s+when\b|(?:in|on|at|by|during|from|until)?\s*(?:what|which)\s+"
     # "How long has she been ambassador?" asks since when ("since 1979"); "How long did it
     # last?" asks for a length ("three years"), which states no time.
     r"(?:year|years|decade|century|month|date|day|period|era)\b|how\s+long\s+(?:has|have)\b)",
     re.IGNORECASE,
 )
+# "When violence is used, what is it called?": the question comes after the clause.
+_WHEN_CLAUSE = re.compile(r"^\s*when\b[^?,]*,\s*(?:what|who|whom|whose|which|how|where|why)\b", re.IGNORECASE)
 # "yeltsin was president from when to when", "they met when?": the time asked mid-sentence or last.
 _TIME_ASKED_LATER = re.compile(r"\b(?:from|since|until|till)\s+when\b|\bwhen\s*\?*\s*$", re.IGNORECASE)
 
@@ -670,7 +672,10 @@ def gives_reason(sentence: str) -> bool:
 
 
 def asks_time(question: str) -> bool:
-    """Whether a question asks for a time ("When did …?", "In what year …?")."""
+    """Whether a question asks for a time ("When did …?", "In what year …?"); not "When many
+    people are arrested, what is a common tactic?", whose "when" opens a clause."""
+    if _WHEN_CLAUSE.match(question):
+        return False
     return _TIME_QUESTION.match(question) is not None or _TIME_ASKED_LATER.search(question) is not None
 
 
@@ -683,6 +688,23 @@ def states_time(sentence: str) -> bool:
     """Whether a sentence says when: a year, a decade, a range, a month with a day or a
     preposition ("in February 2025", "since March"), a date ("9/11"), a century or a weekday."""
     return bool(_spans(sentence, question=False)) or _MONTH_OR_DATE.search(_full_times(sentence)) is not None
+
+
+# Words that place an event in time without a date: "after the war", "during his reign", "toward
+# the end of his life", "at the beginning of each session", "as soon as they enter into force".
+_TIME_CUE = re.compile(
+    r"\b(?:after|afterwards?|before|during|following|since|until|till|when|whenever|while|once|upon|"
+    r"soon|ago|prior|then|later|earlier|formerly|previously|recently|eventually|finally|"
+    r"beginning|start|end|early|late|age|times?|era|period|reign|years?|months?|weeks?|days?|decades?|"
+    r"hours?|night|morning|evening|spring|summer|autumn|winter|today|yesterday|now)\b",
+    re.IGNORECASE,
+)
+
+
+def places_in_time(sentence: str) -> bool:
+    """Whether a sentence says when, by a date (:func:`states_time`) or by words that place what
+    it tells in time ("after the war", "toward the end of his life")."""
+    return states_time(sentence) or _TIME_CUE.search(sentence) is not None
 
 
 _SENTENCE_END = re.compile(r"[.!?:;…][\"'’”)\]]*\s*$")
@@ -1279,6 +1301,10 @@ def compose(
     if timed and all(_is_field(texts_of[h][p]) and not states_time(texts_of[h][p]) for _, h, p in chosen):
         # "When was Lynne M. Tracy appointed?" is not answered by the field that names her. (A
         # sentence without a time often is: "after the war"; declining those cost part a 0.35 %.)
+        return Answer(question, NOT_FOUND, False, citations, score=score)
+    if timed and not any(places_in_time(texts_of[h][p]) for _, h, p in chosen):
+        # "When did Hegseth become Defense Secretary?" is not answered by "Defense Secretary Pete
+        # Hegseth has also ordered …": no date, and no word of time at all.
         return Answer(question, NOT_FOUND, False, citations, score=score)
     if when and not states_time(texts_of[chosen[0][1]][chosen[0][2]]):
         # "When?" after "What did Russia do in Syria?": the sentence it is about says no time,
