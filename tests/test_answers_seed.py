@@ -45,6 +45,9 @@ QUESTIONS = [
      "in February 2025"),
     # "came back" is a return, no topic the article must name (it never writes "back").
     ("whats been happening since trump came back", "normalize relations with Russia"),
+    # "change" is the question's frame: the article says "strained", "improve", never "changed".
+    ("How did relations change after 2012?", "relations between the two countries were significantly strained"),
+    ("How did relations change after 2000?", "he initially sought to improve relations with the United States"),
     # "How many" is answered by a sentence that states a quantity ("several").
     ("How many state-owned banks did the sanctions include?", "including several state-owned banks"),
     # A decade, or a part of one, in a sentence stating a time within it ("1991–99").

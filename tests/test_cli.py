@@ -173,6 +173,23 @@ def test_chat_json_keeps_history_across_lines(project, capsys, monkeypatch):
     assert len(objects) == 4  # the blank line was skipped
 
 
+def test_chat_json_takes_the_interactive_commands(project, capsys, monkeypatch):
+    import io
+
+    lines = "/sources 1\nWho is the US ambassador to Russia?\n/sources 1\n/sources 99\n/frob\n/quit\nWho?\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
+    code, out, _ = run(capsys, "chat", "--json")
+    objects = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert objects[0] == {"command": "/sources 1", "error": "no answer yet"}
+    assert objects[1]["answered"] and "Lynne M. Tracy" in objects[1]["answer"]
+    # The source as the answer cited it: the same object as in the answer's "citations".
+    assert objects[2] == {"source": objects[1]["citations"][0]}
+    assert objects[3]["error"].startswith("no source [99]")
+    assert objects[4] == {"command": "/frob", "error": "unknown command; try /reset, /sources N or /quit"}
+    assert len(objects) == 5  # /quit ended the loop: "Who?" was not asked
+
+
 def test_python_dash_m_in_a_fresh_process(project):
     """The real entry point: exit codes and streams as a shell sees them."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "QA_ENCODER_DIR": str(ENCODERS[0])}

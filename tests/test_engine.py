@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from qa.conversation import Conversation
 from qa.engine import Engine
 
 
@@ -127,3 +128,31 @@ def test_an_overview_of_many_documents_lists_their_titles(corpus, embedder):
                                                     "source_docs/d.md"]
     assert all(c.cited for c in answer.citations)
     assert answer.warnings == ["5 documents; 4 are shown — ask about a topic"]
+
+
+def test_the_number_of_sources_listed_does_not_change_the_answer(corpus, embedder):
+    from .conftest import make_settings
+
+    docs = corpus / "source_docs"
+    for n, topic in enumerate(["Apples grow on trees in orchards.", "Boats float on water.",
+                               "Clocks measure time.", "Dunes are hills of sand.", "Eels live in rivers.",
+                               "Ferns grow in shade."]):
+        (docs / f"extra-{n}.md").write_text(f"# Note {n}\n\n{topic}\n", "utf-8")
+    engine = Engine(make_settings(corpus))
+    engine.build()
+    questions = ["Who became Russia's president after Yeltsin?", "What did Pete Hegseth order?",
+                 "What is the capital of France?"]
+    dialogue = ["What happened in 1991?", "And then?", "And then?"]
+    runs = {}
+    for k in (1, 5, 9):
+        conversation = Conversation()
+        runs[k] = [engine.ask(q, top_k=k) for q in questions] + [engine.ask(q, conversation, top_k=k) for q in dialogue]
+    for k, answers in runs.items():
+        for answer, default in zip(answers, runs[5], strict=True):
+            assert (answer.answered, answer.answer) == (default.answered, default.answer), (k, answer.question)
+            cited = [c for c in answer.citations if c.cited]
+            # The cited sources come first and are always listed; then the closest, up to k.
+            assert answer.citations[: len(cited)] == cited
+            assert len(answer.citations) == max(k, len(cited))
+            assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    assert all(a.answered for a in runs[1][:2] + runs[1][3:])  # "And then?" goes on with one source listed

@@ -187,7 +187,10 @@ _GENERIC = ("happen happened happens happening occur occurred mean means meaning
             # of most documents, "month" of few).
             "month months "
             # "since Trump came back", "back in 1803": a return or a time, no topic.
-            "back")
+            "back "
+            # "How did relations change after 2012?" asks what happened to them: the sentences
+            # say "strained", "deteriorated", never "changed".
+            "change changed changes changing evolve evolved")
 
 
 @lru_cache(maxsize=1)
@@ -1349,6 +1352,30 @@ def compose(
                              int(hits[h].sentence_rows[p]), value))
         parts.append(f"{quoted[-1].text} [{number[h]}]")
     return Answer(question, " ".join(parts), True, citations, quoted, score=score)
+
+
+def list_sources(index: LoadedIndex, answer: Answer, more: list[Hit], top_k: int, docs_label: str) -> Answer:
+    """The answer listing ``top_k`` sources: its own (the cited first), then ``more`` passages,
+    never fewer than it cites.
+
+    The answer is chosen from a fixed number of passages, however many are listed: listing one
+    source (``-k 1``) must not change what is answered, nor listing ten.
+
+    Args:
+        index: The loaded index.
+        answer: An answer composed from the first retrieved passages.
+        more: The passages retrieved after those, best first.
+        top_k: Sources to list.
+        docs_label: The documents folder's name, as sources are labelled.
+
+    Returns:
+        ``answer``, its citations extended or cut.
+    """
+    cited = sum(c.cited for c in answer.citations)
+    citations = answer.citations[: max(top_k, cited)]
+    citations += [_citation(index, hit, len(citations) + n, docs_label)
+                  for n, hit in enumerate(more[: max(0, top_k - len(citations))], start=1)]
+    return replace(answer, citations=citations)
 
 
 def declined(answer: Answer) -> Answer:

@@ -212,21 +212,43 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
 
 def _chat_json(engine, conversation, stdin: TextIO, stdout: TextIO) -> int:
-    """One JSON object per input line; a bad line gets an error object and the loop goes on."""
+    """One JSON object per input line; a bad line gets an error object and the loop goes on.
+    The interactive commands work here too: ``/reset``, ``/sources N`` (that source of the last
+    answer, in the answer's citation form) and ``/quit``."""
+    last = None
     for line in stdin:
-        question = line.rstrip("\n")
-        if not question.strip():
+        question = line.strip()
+        if not question:
             continue
-        if question.strip() == "/reset":
+        if question in _QUIT:
+            break
+        if question == "/reset":
             conversation.reset()
             _print_json({"reset": True}, stdout)
-            continue
-        try:
-            _print_json(engine.ask(question, conversation).to_json(), stdout)
-        except UsageError as exc:
-            _print_json({"question": question, "error": str(exc)}, stdout)
+        elif question.startswith("/sources"):
+            _print_json(_source_json(question, last), stdout)
+        elif question.startswith("/"):
+            _print_json({"command": question, "error": _UNKNOWN_COMMAND}, stdout)
+        else:
+            try:
+                last = engine.ask(line.rstrip("\n"), conversation)
+                _print_json(last.to_json(), stdout)
+            except UsageError as exc:
+                _print_json({"question": line.rstrip("\n"), "error": str(exc)}, stdout)
         stdout.flush()
     return 0
+
+
+_QUIT = ("/quit", "/exit", "/q")
+_UNKNOWN_COMMAND = "unknown command; try /reset, /sources N or /quit"
+
+
+def _source_json(command: str, answer) -> dict:
+    """``/sources N`` in ``chat --json``: the citation, or an error naming what is wrong."""
+    found = _find_source(command, answer)
+    if isinstance(found, str):
+        return {"command": command, "error": found}
+    return {"source": next(c for c in answer.to_json()["citations"] if c["n"] == found.n)}
 
 
 def _chat_interactive(engine, conversation, stdin: TextIO, stdout: TextIO) -> int:
@@ -245,7 +267,7 @@ def _chat_interactive(engine, conversation, stdin: TextIO, stdout: TextIO) -> in
         question = question.strip()
         if not question:
             continue
-        if question in ("/quit", "/exit", "/q"):
+        if question in _QUIT:
             return 0
         if question == "/reset":
             conversation.reset()
@@ -255,7 +277,7 @@ def _chat_interactive(engine, conversation, stdin: TextIO, stdout: TextIO) -> in
             print(_sources_command(question, last), file=stdout)
             continue
         if question.startswith("/"):
-            print("unknown command; try /reset, /sources N or /quit", file=stdout)
+            print(_UNKNOWN_COMMAND, file=stdout)
             continue
         try:
             last = engine.ask(question, conversation)
@@ -274,7 +296,8 @@ def _read(stdin: TextIO, stdout: TextIO) -> str:
     return line
 
 
-def _sources_command(command: str, answer) -> str:
+def _find_source(command: str, answer):
+    """The citation ``/sources N`` names, or why there is none (a message)."""
     if answer is None:
         return "no answer yet"
     parts = command.split()
@@ -283,8 +306,13 @@ def _sources_command(command: str, answer) -> str:
     n = int(parts[1])
     for c in answer.citations:
         if c.n == n:
-            return _render_source(c, color=False, full=True)
+            return c
     return f"no source [{n}]; the last answer has {len(answer.citations)}"
+
+
+def _sources_command(command: str, answer) -> str:
+    found = _find_source(command, answer)
+    return found if isinstance(found, str) else _render_source(found, color=False, full=True)
 
 
 # -- rendering -------------------------------------------------------------------------------

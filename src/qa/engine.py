@@ -31,6 +31,7 @@ from qa.answer import (
     first_time,
     is_overview,
     is_small_talk,
+    list_sources,
     overview,
     quote_text,
     strip_chatter,
@@ -63,6 +64,9 @@ logger = logging.getLogger(__name__)
 
 #: Passages whose names an absent name of the question may be an alias of.
 ALIAS_DEPTH = 5
+#: Passages an answer is chosen from, however many sources are listed (``-k``): the default
+#: listing, so listing one source or ten answers as the default does.
+ANSWER_POOL = 5
 #: Encoded names kept for the alias check (384 floats each: 6 MB).
 NAME_CACHE = 4096
 
@@ -425,20 +429,22 @@ class Engine:
         encoded = [known[t] for t in texts]
         queries = [Query(t, v, w, tok) for (t, w), (v, tok) in zip(query_plan.queries, encoded, strict=True)]
         params = RetrievalParams.from_settings(s)
+        listed = max(top_k, ANSWER_POOL)
         alone = None  # the question's own ranking, when it was fused with the history's
         if len(queries) > 1:
             # A follow-up: how well the question does on its own decides how much the earlier
             # turns weigh; then its own ranking and the history-aware one are fused by rank.
-            depth = max(top_k, FUSION_DEPTH)
+            depth = max(listed, FUSION_DEPTH)
             alone = retrieve(index, [Query(texts[0], encoded[0][0], 1.0, encoded[0][1])], depth, params)
             query_plan = weigh(query_plan, evidence(alone), s.answer_threshold)
             queries = [Query(t, v, w, tok) for (t, w), (v, tok) in zip(query_plan.queries, encoded, strict=False)]
             if len(queries) > 1:
-                hits = fuse(alone, retrieve(index, queries, depth, params), query_plan.queries[0][1], top_k)
+                hits = fuse(alone, retrieve(index, queries, depth, params), query_plan.queries[0][1], listed)
             else:  # a topic switch: the question alone
-                hits, alone = alone[:top_k], None
+                hits, alone = alone[:listed], None
         else:
-            hits = retrieve(index, queries, top_k, params)
+            hits = retrieve(index, queries, listed, params)
+        hits, more = hits[:ANSWER_POOL], hits[ANSWER_POOL:]  # answered from the first; all listed
         resolved = query_plan.resolved or question
         answer_params = AnswerParams.from_settings(s)
         # What the follow-up keeps of the last turn: its frame ("And space?") and its time ("And after?").
@@ -480,11 +486,13 @@ class Engine:
         # A "When?" quotes the last answer's sentence again, with its time: that is the answer.
         if alone is not None and not query_plan.times and not asks_only_when(question) \
                 and says_nothing_new(query_plan, answer):
-            plain = compose(index, question, resolved, alone[:top_k], s.docs_dir.name, answer_params)
+            plain = compose(index, question, resolved, alone[:ANSWER_POOL], s.docs_dir.name, answer_params)
             if answer.answered or plain.answered:
                 answer, query_plan = plain, as_asked(query_plan, question)
+                more = alone[ANSWER_POOL:listed]
         if gives_no_new_reason(follow_plan, answer):
             answer = declined(answer)  # "Why did he do it?": the documents say what, not why
+        answer = list_sources(index, answer, more, top_k, s.docs_dir.name)
         # "Understood as" shows a corrected spelling too, as a search engine's "Showing results for".
         answer.understood_as = query_plan.understood_as or (question if question != asked else None)
         answer.question = asked
