@@ -265,6 +265,8 @@ def test_an_answer_names_the_names_the_documents_never_mention(seed_engine):
     # A name of several words is named whole, though "War" alone is the article's.
     assert seed_engine.ask("What happened after the Cold War?").warnings == ["the documents never mention “Cold War”"]
     assert seed_engine.ask("Tell me about Barack Obama").warnings == ["the documents never mention “Barack Obama”"]
+    # Named without the possessive the question gave it.
+    assert seed_engine.ask("What was Barack Obama's policy?").warnings == ["the documents never mention “Barack Obama”"]
     # Names the article uses, misspelt ones and acronyms its passages spell out are not absent.
     for question in ("What did Yeltsin oppose?", "What did Yeltsn think of NATO?",
                      "How did the US vote at the UN?"):

@@ -44,7 +44,7 @@ _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
 _NUMERAL = re.compile(r"\d+|(?<!\w)[IVXLC]+(?!\w)")
 
 
-def _bare(name: str) -> str:
+def bare_name(name: str) -> str:
     """A name without a possessive ending or a trailing dot: "Yeltsin's" → "Yeltsin"."""
     return _POSSESSIVE.sub("", name.rstrip(".-"))
 
@@ -67,7 +67,7 @@ def document_names(texts: list[str], limit: int = MAX_CANDIDATES) -> list[str]:
     names: dict[str, None] = {}
     for text in texts:
         for m in _NAME.finditer(text):
-            words = [_bare(w) for w in m.group().split()]
+            words = [bare_name(w) for w in m.group().split()]
             n = len(words)
             parts = [" ".join(words[i:j]) for size in range(min(n, MAX_NAME_WORDS), 0, -1)
                      for i in range(n - size + 1) for j in [i + size]
@@ -103,7 +103,7 @@ def read_aliases(
     """
     if not absent or threshold > 1.0:
         return question, {}
-    bare = list(dict.fromkeys(_bare(a) for a in absent))  # "USSR's" is read as "USSR"
+    bare = list(dict.fromkeys(bare_name(a) for a in absent))  # "USSR's" is read as "USSR"
     asked = {b.lower() for b in bare}
     candidates = [n for n in document_names(texts) if n.lower() not in asked]
     if not candidates:

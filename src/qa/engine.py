@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import documents, indexing, store
-from qa.aliases import read_aliases
+from qa.aliases import bare_name, read_aliases
 from qa.answer import (
     SMALL_TALK_REPLY,
     Answer,
@@ -497,7 +497,9 @@ class Engine:
         answer.understood_as = query_plan.understood_as or (question if question != asked else None)
         answer.question = asked
         if absent := absent_names(index, hits, question):
-            warnings = warnings + ["the documents never mention " + " or ".join(f"“{name}”" for name in absent)]
+            # "Barack Obama's" is named as "Barack Obama"
+            names = dict.fromkeys(bare_name(name) for name in absent)
+            warnings = warnings + ["the documents never mention " + " or ".join(f"“{name}”" for name in names)]
         answer.warnings = warnings
         if conversation is not None:
             times = query_plan.times if answer.answered else ()
