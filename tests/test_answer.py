@@ -152,7 +152,7 @@ def test_a_sentence_that_spells_out_an_acronym_holds_it():
         ("Tesla had four siblings.", True),
         ("Edison offered fifty thousand dollars.", True),
         ("It cost $50,000 in 1885.", True),
-        ("Several state-owned banks were sanctioned.", True),
+        ("Several state-owned banks were sanctioned.", False),  # "several" counts nothing exactly
         ("The 1999 NATO intervention in Kosovo was opposed.", False),  # a year is no count
         ("Relations in the 1990s and the 20th century.", False),  # nor a decade, nor an ordinal
         ("Yeltsin opposed the intervention.", False),
@@ -180,7 +180,7 @@ def test_an_amount_is_no_vague_count():
     from qa.answer import asks_amount, states_count
 
     assert asks_amount("How much did it cost?") and not asks_amount("How many banks?")
-    assert states_count("Several banks were sanctioned.") and not states_count("Several banks were sanctioned.", amount=True)
+    assert not states_count("Several banks were sanctioned.") and not states_count("Several banks were sanctioned.", amount=True)
     assert states_count("It cost two billion dollars.", amount=True) and states_count("It cost $5.", amount=True)
     # "the two countries" says who, not how much; it may answer "how many countries".
     assert states_count("The two countries cooperated.") and not states_count("The two countries cooperated.", amount=True)

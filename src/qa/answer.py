@@ -548,8 +548,8 @@ _COUNT_WORDS = frozenset(
     "thousand thousands million millions billion billions trillion trillions dozen dozens half quarter "
     "twice once single double none several few many numerous".split()
 )
-#: Number words that count things but measure nothing: "several banks" answers "how many
-#: banks?", not "How much did the sanctions cost?".
+#: Number words that count nothing exactly: "several banks" is no answer to "How many banks?"
+#: (three sets of questions written blind asked it so), nor to "How much did it cost?".
 _VAGUE_COUNT_WORDS = frozenset("several few many numerous".split())
 _AMOUNT_QUESTION = re.compile(r"\bhow\s+much\b", re.IGNORECASE)
 #: Sentences before a timeless one looked at for the time it follows (a bare "When?").
@@ -1075,13 +1075,13 @@ _CONTRACTED = frozenset("what who where when how why that it there here let he s
 
 def states_count(sentence: str, amount: bool = False) -> bool:
     """Whether a sentence states a quantity: a number that is not a year or an ordinal, or a
-    number word ("four", "fifty thousand", "several"); with ``amount``, not a vague one
-    ("several", "many": no answer to "how much")."""
+    number word ("four", "fifty thousand"; not a vague one: "several", "many"); with ``amount``,
+    not "the two countries" either (who, not how much)."""
     # A date ("the 9/11 attacks", "on 24 February", "February 24") is no quantity either.
     rest = _NOT_A_COUNT.sub(" ", _A_DATE.sub(" ", _ONE_AS_PRONOUN.sub(" ", sentence)))
     if amount:  # "the two countries" is who, not how much
         rest = _THE_NUMBER.sub(" ", rest)
-    words = _COUNT_WORDS - _VAGUE_COUNT_WORDS if amount else _COUNT_WORDS
+    words = _COUNT_WORDS - _VAGUE_COUNT_WORDS
     # Words split at hyphens: "twenty-five" is "twenty" and "five".
     return any(ch.isdigit() for ch in rest) or any(w.lower() in words for w in _LETTERS.findall(rest))
 
