@@ -179,6 +179,17 @@ DIALOGUES = {
         ("And after that?", "invasion of Ukraine in 2022"),  # on from 2012: the years decide again
         ("And after that?", None),  # February 2025 is the article's last time
     ],
+    "did that last: the story goes on in the next sentence": [
+        ("In the early Yeltsin years, which issues did Washington and Moscow work on together?",
+         "arms control, counterterrorism, and the conflict in Bosnia and Herzegovina"),
+        # No word of it is the answer's ("last" is none): the sentence after the last answer's is.
+        ("Did that cooperation last?", "During Yeltsin's second term, United States–Russia relations became more strained."),
+    ],
+    "what made it worse: after the sentence the last answer led with": [
+        ("What happened to relations after Putin's 2012 re-election?", "significantly strained due to Russia's annexation of Crimea"),
+        ("What caused that?", "due to Russia's annexation of Crimea"),
+        ("Did anything else make it worse?", "Deterioration continued with the Russian military intervention in the Syrian Civil War"),
+    ],
     "when: the time the passage gives before it": [
         ("What did Pete Hegseth order?", "suspension of offensive cyber operations"),
         # The sentence says no time; the one before it in its passage does, and both are quoted.
@@ -1095,3 +1106,16 @@ def test_the_other_one_is_no_new_thing_but_other_ones_are():
     assert not plan("And the other one?", conversation).wants_new
     assert plan("Any other ambassadors?", conversation).wants_new
     assert plan("What else?", conversation).wants_new
+
+
+@pytest.mark.parametrize(("question", "continues"), [
+    ("did that last?", True), ("Did that cooperation last?", True), ("Did anything else make it worse?", True),
+    ("What made it worse after that?", True), ("Did things get better over time?", True), ("and did it continue?", True),
+    # A question of its own: its words decide, not the story's order.
+    ("Did relations get worse under Putin?", False), ("How long did the Cold War last?", False),
+    ("What made Yeltsin angry?", False),
+])
+def test_a_follow_up_asking_how_the_story_went_on(question, continues):
+    from qa.conversation import asks_continuation
+
+    assert asks_continuation(question) is continues

@@ -1100,6 +1100,7 @@ def compose(
     times_sources: frozenset[str] = frozenset(),
     times_after: frozenset[str] = frozenset(),
     about_last: bool = False,
+    story: Collection[int] = (),
 ) -> Answer:
     """Turn hits into an :class:`Answer`.
 
@@ -1124,6 +1125,8 @@ def compose(
         about_last: The question asks only when what the last answer said happened ("When did
             they start?"): on topic whatever its own evidence; whether the passages say when
             decides (a quoted sentence, or the one before it, must state a time).
+        story: For "Did that last?", the sentence rows that continue the last answer's story
+            (:func:`story_next`): the answer is one of them, on topic whatever its evidence.
 
     Returns:
         The answer; ``answered`` is False when the evidence is below the threshold (or below the
@@ -1142,7 +1145,7 @@ def compose(
     q_tokens = list(dict.fromkeys(query_tokens(query_text)))
     q_idf = dict(zip(q_tokens, index.keyword.idf(q_tokens), strict=True))
     # "What came next?" ranks by the last answer's words: the next time may be in any listed source.
-    depth = len(hits) if times else params.depth
+    depth = len(hits) if times or story else params.depth
     texts_of = [[index.sentence_text(int(r)) for r in hit.sentence_rows] for hit in hits[:depth]]
     tokens_of = [[set(toks) for toks in tokenize(texts)] for texts in texts_of]
     # The rerank's word overlap when the hit has it: its query words are weighted by how well
@@ -1181,7 +1184,7 @@ def compose(
         if not of_time:
             return Answer(question, NOT_FOUND, False, citations, score=score)
         covered = True
-    covered = covered or (about_last and asks_only_when(question))
+    covered = covered or (about_last and asks_only_when(question)) or bool(story)
     bar = params.threshold
     if not covered and params.threshold <= score < max(params.unknown_word_threshold, params.unknown_name_threshold):
         # Only a question the threshold alone would answer needs the (costlier) word check.
@@ -1238,6 +1241,8 @@ def compose(
             if len(texts[p].split()) < 2:  # a lone heading or label is no answer
                 continue
             if of_time is not None and (h, p) not in of_time:  # not of the time after that
+                continue
+            if story and int(hit.sentence_rows[p]) not in story:  # not how the story goes on
                 continue
             bonus = adjust.get(int(hit.sentence_rows[p]), 0.0) if adjust else 0.0
             value = float(cos) + params.overlap_weight * (ov + params.carried_name_weight * inherited[p]) \
@@ -1352,6 +1357,33 @@ def compose(
                              int(hits[h].sentence_rows[p]), value))
         parts.append(f"{quoted[-1].text} [{number[h]}]")
     return Answer(question, " ".join(parts), True, citations, quoted, score=score)
+
+
+def story_next(index: LoadedIndex, hits: list[Hit], quoted: Collection[str]) -> set[int]:
+    """The sentence that follows, in its passage, the last of ``quoted`` that a hit holds: how
+    the story goes on ("During Yeltsin's second term, … more strained." after "In the early
+    years of Yeltsin's presidency, … worked closely together …"). A heading or a field is none.
+
+    Args:
+        index: The loaded index.
+        hits: The retrieved passages.
+        quoted: The sentences the last answer quoted (as :func:`quote_text` gives them).
+
+    Returns:
+        The row of that sentence, or no row (the passage ends there, or no hit holds them).
+    """
+    wanted = set(quoted)
+    last: tuple[int, list[int], int] | None = None  # (row, the hit's rows, position in them)
+    for hit in hits:
+        rows = [int(r) for r in hit.sentence_rows]
+        for p, row in enumerate(rows):
+            if (last is None or row > last[0]) and quote_text(index.sentence_text(row)) in wanted:
+                last = (row, rows, p)
+    if last is None or last[2] + 1 >= len(last[1]):
+        return set()
+    row = last[1][last[2] + 1]
+    text = index.sentence_text(row)
+    return set() if _is_fragment(text) or len(text.split()) < 2 else {row}
 
 
 def list_sources(index: LoadedIndex, answer: Answer, more: list[Hit], top_k: int, docs_label: str) -> Answer:

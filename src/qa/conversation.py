@@ -92,6 +92,25 @@ _TIME_SHIFT = re.compile(
     re.IGNORECASE,
 )
 _BEFORE_WORDS = ("before", "earlier")
+# "Did that last?", "Did that cooperation last?", "Did anything else make it worse?", "What made
+# it worse after that?": what the document tells next, after the last answer's sentence (its
+# story goes on there: "During Yeltsin's second term, … relations became more strained").
+_CONTINUES = re.compile(
+    r"^\s*(?:(?:and|but|so)\s+)?(?:"
+    r"(?:did|does|has|have|had)\s+(?:that|this|it|they|things|(?:that|this|the)\s+[a-z]+)\s+"
+    r"(?:last|lasted|continue|continued|persist|persisted|endure|endured|hold|stay|stayed|go\s+on)"
+    r"|(?:did|has|had)\s+(?:anything|something)\s+else\s+(?:make|made)\s+(?:it|that|things|them)\s+(?:worse|better)"
+    r"|what\s+(?:else\s+)?made\s+(?:it|that|things|them)\s+(?:worse|better)"
+    r"|(?:did|has|have)\s+(?:it|that|things|they)\s+(?:get|got|gotten|become|grow|grown)\s+(?:worse|better)"
+    r")(?:\s+(?:after\s+that|then|afterwards|after|over\s+time|for\s+long))?\s*\?*\s*$",
+    re.IGNORECASE,
+)
+
+
+def asks_continuation(question: str) -> bool:
+    """Whether a follow-up asks how the story went on ("Did that last?", "What made it worse
+    after that?"): the document's next sentence after the last answer's answers it."""
+    return _CONTINUES.match(question) is not None
 # "Who was Russia's president then?", "What did the US do at that time?": the time the last
 # answer stated; "What happened then?" too. Not "And then?", "What then?", "Then what?" (what
 # came next: see _TIME_SHIFT), nor "since then", "by then", "before then" (times around it).
@@ -242,6 +261,8 @@ class QueryPlan:
     #: For "And after that?": the sentences of the answer the time is after (those following
     #: one in its passage, stating no time, come right after it).
     times_after: frozenset[str] = frozenset()
+    #: For "Did that last?": the sentence the last answer led with, whose story goes on next.
+    continues: tuple[str, ...] = ()
 
 
 class Conversation:
@@ -816,6 +837,10 @@ def plan(
     times, when, times_sources, times_after = _shifted_times(question, [last, *older])
     if when:  # "And before that? (before 1991)": the time the answer is held to
         understood += f" ({when})"
+    # What "that" is: the sentence the last answer led with (its best), not a weaker second one.
+    continues = (last.focus,) if last.focus and not times and asks_continuation(question) else ()
+    if continues:
+        understood += " (what the documents tell next)"
     result = QueryPlan([(resolved, 1.0), *history], understood, resolved, True, carried, repeated, p.repeat_penalty,
                        history_scale=1.0 if leaning else p.continued_scale,
                        empty=not content_words(resolved), params=p,
@@ -826,7 +851,7 @@ def plan(
                        quoted_before=frozenset(q for t in [last, *older] for q in t.quoted),
                        frame=(last.frame or last.understood_as) if _ELLIPTICAL.match(question) and not new_subject
                        else "",
-                       times=times, times_sources=times_sources, times_after=times_after)
+                       times=times, times_sources=times_sources, times_after=times_after, continues=continues)
     return weigh(result, None)
 
 

@@ -34,6 +34,7 @@ from qa.answer import (
     list_sources,
     overview,
     quote_text,
+    story_next,
     strip_chatter,
 )
 from qa.compound import join_answers, split_compound, unanswered
@@ -451,7 +452,9 @@ class Engine:
         follow = {"frame": query_plan.frame, "times": query_plan.times, "times_sources": query_plan.times_sources,
                   "times_after": query_plan.times_after,
                   # "When did they start?" after an answer: about what it said.
-                  "about_last": query_plan.follow_up and bool(query_plan.quoted_before)}
+                  "about_last": query_plan.follow_up and bool(query_plan.quoted_before),
+                  # "Did that last?": the sentence after the last answer's, in its passage.
+                  "story": story_next(index, hits, query_plan.continues) if query_plan.continues else set()}
         adjust: dict[int, float] | None = None
         # "When?" is about what the last answer said: its sentence is no repeat to avoid.
         if query_plan.follow_up and not asks_only_when(question):
