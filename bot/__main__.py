@@ -16,6 +16,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from bot.config import BotSettings
 from qa.errors import QAError
@@ -33,18 +34,28 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors in one line, as the bot's other start-up errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROG}: error: {message} (see: {PROG} --help)\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the bot and run until stopped.
 
     Returns:
         The exit code.
     """
-    parser = argparse.ArgumentParser(prog=PROG, description="Answer questions about the documents in Discord.")
-    parser.add_argument("--env-file", type=Path, default=Path(".env"), metavar="PATH",
-                        help="dotenv file with DISCORD_TOKEN and settings (default: ./.env; the environment wins)")
+    parser = _Parser(prog=PROG, description="Answer questions about the documents in Discord.")
+    parser.add_argument("--env-file", type=Path, metavar="PATH",
+                        help="dotenv file with DISCORD_TOKEN and settings (default: ./.env if there is one; "
+                             "the environment wins)")
     args = parser.parse_args(argv)
+    if args.env_file is not None and not args.env_file.is_file():  # named, so it must be there
+        return _fail(f"env file not found: {args.env_file}", 2)
     try:
-        settings = BotSettings.from_env(env_file=args.env_file)
+        settings = BotSettings.from_env(env_file=args.env_file or Path(".env"))
     except QAError as exc:
         return _fail(str(exc), 2)
     if settings.token is None:

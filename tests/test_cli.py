@@ -124,6 +124,27 @@ def test_empty_docs_folder_is_a_clear_error(project, capsys):
     assert code == 2 and "documents folder not found" in err
 
 
+def test_a_documents_control_characters_do_not_reach_the_terminal(project, capsys):
+    (project / "source_docs" / "escape.txt").write_text(
+        "Terminal test\n\nThe secret code word is \x1b]0;PWNED\x07\x1b[2Jpineapple.\n", "utf-8")
+    code, out, _ = run(capsys, "ask", "What is the secret code word?")
+    assert code == 0 and "pineapple" in out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "»The secret code word is ]0;PWNED[2Jpineapple.«" in out  # the highlight still on its sentence
+    code, out, _ = run(capsys, "ask", "--json", "What is the secret code word?")
+    assert "\x1b" in json.loads(out)["answer"]  # JSON keeps the text as stored (escaped by json itself)
+
+
+def test_a_corrupt_index_is_rebuilt_with_one_line_naming_the_file(project, capsys):
+    run(capsys, "build")
+    current = (project / "index" / "CURRENT").read_text().strip()
+    (project / "index" / current / "chunk_vectors.npy").write_text("garbage\n")
+    code, out, err = run(capsys, "ask", "Who is the US ambassador to Russia?")
+    assert code == 0 and "Lynne M. Tracy" in out
+    assert err.count("\n") == 1 and "chunk_vectors.npy is not a valid array file" in err and "index built" in err
+    assert "pickle" not in err  # numpy's advice to load the file unsafely is not passed on
+
+
 def test_stats_reports_freshness_and_corruption(project, capsys):
     code, _, err = run(capsys, "stats")
     assert code == 1 and "no index" in err
@@ -142,12 +163,16 @@ def test_stats_reports_freshness_and_corruption(project, capsys):
 
 
 def test_bad_usage_exits_2(project, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["ask"])
-    assert exc.value.code == 2
-    with pytest.raises(SystemExit) as exc:
-        main(["frobnicate"])
-    assert exc.value.code == 2
+    for argv, says in [(["ask"], "the following arguments are required: question"),
+                       (["frobnicate"], "invalid choice: 'frobnicate'"),
+                       (["ask", "x", "-k", "abc"], "argument -k/--top-k: invalid int value: 'abc'"),
+                       (["ask", "--bogus", "hi"], "unrecognized arguments: --bogus")]:
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exc.value.code == 2, argv
+        # One line, as every error: no usage block before it.
+        assert err.startswith("qa: error: ") and says in err and err.count("\n") == 1, err
     code, _, err = run(capsys, "ask", "-k", "0", "question?")
     assert code == 2 and "top-k" in err
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from qa.conversation import Conversation
 from qa.engine import Engine
 
@@ -156,3 +158,14 @@ def test_the_number_of_sources_listed_does_not_change_the_answer(corpus, embedde
             assert len(answer.citations) == max(k, len(cited))
             assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
     assert all(a.answered for a in runs[1][:2] + runs[1][3:])  # "And then?" goes on with one source listed
+
+
+@pytest.mark.parametrize(("raw", "cleaned"), [
+    ("Who\x07 is the US\x1b[31m ambassador\x00 to Russia?", "Who is the US ambassador to Russia?"),
+    ("Who is\x1b]0;a title\x07 the US ambassador?", "Who is the US ambassador?"),  # a terminal title, whole
+    ("  tabs\tand\nnewlines  ", "tabs and newlines"),
+])
+def test_a_question_loses_control_characters_and_escape_sequences_whole(raw, cleaned):
+    from qa.engine import clean_question
+
+    assert clean_question(raw, 1000) == (cleaned, [])

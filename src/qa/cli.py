@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from qa import __version__
 from qa.errors import QAError, UsageError
@@ -17,15 +18,22 @@ from qa.errors import QAError, UsageError
 logger = logging.getLogger("qa")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, as every other error of ``qa`` is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"qa: error: {message} (see: {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--docs", type=Path, metavar="DIR", help="documents folder (default: ./source_docs)")
     common.add_argument("--index", type=Path, metavar="DIR", help="index folder (default: ./index)")
     common.add_argument("--model", metavar="NAME_OR_PATH", help="embedding model (default: all-MiniLM-L6-v2)")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notices")
     common.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="qa", description="Answer questions about a folder of documents, with cited passages."
     )
     parser.add_argument("--version", action="version", version=f"qa {__version__}")
@@ -136,7 +144,9 @@ def _ready_engine(args: argparse.Namespace):
     status, report = engine.ensure_index(progress=_progress(args))
     if report is not None:
         what = {"missing": "no index yet", "stale": "documents changed"}.get(status, status)
-        if report.reason and status == "stale":  # a full rebuild says why: "model, chunking or token-vector settings changed"
+        if report.reason and (status == "stale" or status.startswith("corrupt")):
+            # A full rebuild says why: "model, chunking or token-vector settings changed",
+            # "the previous index was unreadable (chunk_vectors.npy is not a valid array file)".
             what = report.reason
         _notice(args, f"{what}; index {'built' if report.full else 'updated'} "
                       f"({report.chunks} chunks, {report.seconds:.1f} s)")
@@ -327,9 +337,9 @@ def render_answer(answer, color: bool = False, full_sources: bool = False) -> st
     """
     lines = []
     if answer.understood_as:
-        lines += [f"Understood as: {answer.understood_as}", ""]
-    lines.append(answer.answer)
-    lines += [f"Note: {w}" for w in answer.warnings]
+        lines += [f"Understood as: {_printable(answer.understood_as)}", ""]
+    lines.append(_printable(answer.answer))
+    lines += [f"Note: {_printable(w)}" for w in answer.warnings]
     if answer.citations:
         lines += ["", "Sources:" if answer.answered else "Closest passages:"]
         for c in answer.citations:
@@ -337,13 +347,26 @@ def render_answer(answer, color: bool = False, full_sources: bool = False) -> st
     return "\n".join(lines)
 
 
+# Control characters other than tab and newline: a document's escape sequences ("\x1b]0;…\x07"
+# sets a terminal's title, "\x1b[2J" clears it) must not act on the terminal of whoever asks.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """``text`` without control characters (tab and newline kept)."""
+    return _CONTROL.sub("", text)
+
+
 def _render_source(c, color: bool, full: bool) -> str:
     span = f"line {c.start_line}" if c.start_line == c.end_line else f"lines {c.start_line}-{c.end_line}"
-    head = f"[{c.n}] {c.source}, {span}" + (f" — {c.section}" if c.section else "")
-    text = c.text
+    head = _printable(f"[{c.n}] {c.source}, {span}" + (f" — {c.section}" if c.section else ""))
     on, off = ("\033[1m", "\033[0m") if color else ("»", "«")
-    for start, end in sorted(c.highlights, reverse=True):
-        text = text[:start] + on + text[start:end] + off + text[end:]
+    # Cleaned piece by piece, so the highlight offsets (into the text as stored) stay right.
+    pieces, at = [], 0
+    for start, end in sorted(c.highlights):
+        pieces += [_printable(c.text[at:start]), on, _printable(c.text[start:end]), off]
+        at = end
+    text = "".join(pieces) + _printable(c.text[at:])
     if not full and len(text) > 300:
         text = text[:300].rsplit(" ", 1)[0] + " …"
     body = "\n".join("    " + line for line in text.splitlines())

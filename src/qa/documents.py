@@ -1,7 +1,8 @@
 """Find and read the documents under the docs folder.
 
 Only ``.txt`` and ``.md`` files are read; everything else is skipped with a warning naming it.
-A file that is not valid UTF-8 is skipped with a warning and the build goes on.
+A file that is not valid UTF-8, holds NUL bytes (binary), cannot be read, or is a link to
+nothing is skipped with a warning and the build goes on.
 """
 
 from __future__ import annotations
@@ -65,18 +66,31 @@ def scan(docs_dir: Path) -> tuple[list[Document], list[SkippedFile]]:
         NoDocumentsError: When the folder does not exist or holds no readable document.
     """
     if not docs_dir.is_dir():
-        raise NoDocumentsError(f"documents folder not found: {docs_dir}")
+        what = "is a file, not a folder" if docs_dir.exists() else "not found"
+        raise NoDocumentsError(f"documents folder {what}: {docs_dir}")
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
     for file in sorted(docs_dir.rglob("*")):
         rel = file.relative_to(docs_dir)
-        if any(part.startswith(".") for part in rel.parts) or not file.is_file():
+        if any(part.startswith(".") for part in rel.parts):
             continue
         rel_posix = rel.as_posix()
+        if file.is_symlink() and not file.exists():
+            skipped.append(SkippedFile(rel_posix, "a link to nothing"))
+            continue
+        if not file.is_file():
+            continue
         if file.suffix.lower() not in SUPPORTED_SUFFIXES:
             skipped.append(SkippedFile(rel_posix, "not a .txt or .md file"))
             continue
-        data = file.read_bytes()
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            skipped.append(SkippedFile(rel_posix, f"unreadable ({exc.strerror or exc.__class__.__name__})"))
+            continue
+        if b"\x00" in data:  # valid UTF-8 perhaps, but no text: a binary file named .txt
+            skipped.append(SkippedFile(rel_posix, "binary (it holds NUL bytes)"))
+            continue
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:

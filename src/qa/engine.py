@@ -8,6 +8,7 @@ is swapped in by replacing one reference.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import unicodedata
@@ -92,6 +93,10 @@ class Stats:
         return None if self.built_at is None else max(0.0, time.time() - self.built_at)
 
 
+# ANSI/ECMA-48 sequences: CSI ("\x1b[31m"), OSC ("\x1b]0;title\x07"), and two-character ones.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
 def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
     """Validate and normalise a question.
 
@@ -105,7 +110,9 @@ def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
     """
     if not isinstance(question, str):
         raise UsageError("the question must be text")
-    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in question)
+    # A terminal escape sequence pasted with the question ("\x1b[31m") goes whole, not only its ESC.
+    cleaned = _ESCAPE_SEQUENCE.sub(" ", question)
+    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in cleaned)
     cleaned = " ".join(cleaned.split())
     if not cleaned:
         raise UsageError("the question is empty")

@@ -155,8 +155,9 @@ def build(
             candidate.check()
         loaded = candidate
     except CorruptIndexError as exc:
-        logger.warning("%s; rebuilding it from scratch", exc)
-        report.reason = "the previous index was unreadable"
+        # The report says it (one line for whoever runs the build), with what was wrong.
+        logger.info("%s; rebuilding it from scratch", exc)
+        report.reason = f"the previous index was unreadable ({str(exc).split(' is corrupt: ')[-1]})"
     old = loaded
     if full:
         report.reason, old = "--full", None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from qa.errors import UsageError
@@ -242,6 +242,19 @@ class Settings:
             raise UsageError("answer_max_sentences and answer_depth must be at least 1")
         if self.hnsw_threshold < 0 or self.hnsw_ef_search < 0:
             raise UsageError("hnsw_threshold and hnsw_ef_search must be >= 0 (hnsw_ef_search 0 = automatic)")
+        for name in ("max_question_chars", "max_turns", "batch_size"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_turn_age_s <= 0:
+            raise UsageError(f"max_turn_age_s must be above 0, got {self.max_turn_age_s}")
+        for name in ("duplicate_cosine", "answer_second_ratio"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise UsageError(f"{name} must be above 0 and at most 1, got {getattr(self, name)}")
+        # Weights and penalties add to or take from a score: a negative one would turn its rule around.
+        for f in fields(self):
+            if f.name.endswith(("_weight", "_penalty")) or f.name == "second_sentence":
+                if getattr(self, f.name) < 0:
+                    raise UsageError(f"{f.name} must be >= 0, got {getattr(self, f.name)}")
 
 
 _TRUE = frozenset(("1", "true", "yes", "on"))

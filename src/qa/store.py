@@ -179,25 +179,32 @@ class LoadedIndex:
             raise CorruptIndexError(f"index at {folder} is unreadable: manifest.json ({exc.__class__.__name__})") from None
         if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
             raise CorruptIndexError(f"index at {folder} was not written by this version of qa")
+        def array(name: str, mapped: bool = True) -> np.ndarray:
+            # numpy's own message for a damaged file advises loading it as a pickle: name the file instead.
+            try:
+                return np.load(folder / name, mmap_mode="r" if mapped else None)
+            except (OSError, ValueError, EOFError):
+                raise CorruptIndexError(f"index at {folder} is corrupt: {name} is not a valid array file") from None
+
+        self.chunks = array("chunks.npy")
+        self.sentences = array("sentences.npy")
+        self.chunk_vectors = array("chunk_vectors.npy")
+        self.sentence_vectors = array("sentence_vectors.npy")
+        self.has_tokens = self.manifest.get("tokens") is not None
+        if self.has_tokens:
+            self.token_ids = array("token_ids.npy")
+            self.token_vectors = array("token_vectors.npy")
+            self.token_scales = array("token_scales.npy")
+            self.token_offsets = array("token_offsets.npy", mapped=False)
+            self._token_mean = array("token_mean.npy", mapped=False)
+            self._token_components = array("token_components.npy", mapped=False)
+            self.token_df = array("token_df.npy", mapped=False)
         try:
-            self.chunks = np.load(folder / "chunks.npy", mmap_mode="r")
-            self.sentences = np.load(folder / "sentences.npy", mmap_mode="r")
-            self.chunk_vectors = np.load(folder / "chunk_vectors.npy", mmap_mode="r")
-            self.sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
-            self.has_tokens = self.manifest.get("tokens") is not None
-            if self.has_tokens:
-                self.token_ids = np.load(folder / "token_ids.npy", mmap_mode="r")
-                self.token_vectors = np.load(folder / "token_vectors.npy", mmap_mode="r")
-                self.token_scales = np.load(folder / "token_scales.npy", mmap_mode="r")
-                self.token_offsets = np.load(folder / "token_offsets.npy")
-                self._token_mean = np.load(folder / "token_mean.npy")
-                self._token_components = np.load(folder / "token_components.npy")
-                self.token_df = np.load(folder / "token_df.npy")
             with open(folder / "texts.bin", "rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
                 self._texts = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        except (OSError, ValueError) as exc:
-            raise CorruptIndexError(f"index at {folder} is corrupt: {exc}") from None
+        except (OSError, ValueError):
+            raise CorruptIndexError(f"index at {folder} is corrupt: texts.bin is unreadable") from None
         n_chunks, n_sentences = self.manifest.get("chunks"), self.manifest.get("sentences")
         dim = self.manifest.get("dimension")
         if (

@@ -115,6 +115,17 @@ def test_python_m_bot_without_a_token_fails_in_one_line(tmp_path: Path):
     ]
 
 
+def test_a_missing_env_file_or_a_bad_flag_is_one_line_and_exit_2(tmp_path: Path, capsys):
+    import bot.__main__ as entry
+
+    assert entry.main(["--env-file", str(tmp_path / "nowhere.env")]) == 2
+    assert capsys.readouterr().err == f"qa-bot: error: env file not found: {tmp_path / 'nowhere.env'}\n"
+    with pytest.raises(SystemExit) as exc:
+        entry.main(["--frob"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("qa-bot: error: unrecognized arguments: --frob") and err.count("\n") == 1
+
+
 def test_python_m_bot_with_a_bad_setting_fails_in_one_line(tmp_path: Path):
     result = _run_bot(tmp_path, DISCORD_TOKEN=TOKEN, QA_BOT_RATE_LIMIT="lots")
     assert result.returncode == 2
