@@ -130,9 +130,14 @@ def test_a_documents_control_characters_do_not_reach_the_terminal(project, capsy
     code, out, _ = run(capsys, "ask", "What is the secret code word?")
     assert code == 0 and "pineapple" in out
     assert "\x1b" not in out and "\x07" not in out
-    assert "»The secret code word is ]0;PWNED[2Jpineapple.«" in out  # the highlight still on its sentence
+    # The sequences go whole, and the highlight stays on its sentence.
+    assert "»The secret code word is pineapple.«" in out and "PWNED" not in out
     code, out, _ = run(capsys, "ask", "--json", "What is the secret code word?")
     assert "\x1b" in json.loads(out)["answer"]  # JSON keeps the text as stored (escaped by json itself)
+    # A file's name is the documents folder's too: the warning skipping it is cleaned as well.
+    (project / "source_docs" / "\x1b[2Jpicture.png").write_bytes(b"\x89PNG")
+    code, out, err = run(capsys, "build")
+    assert code == 0 and "skipped picture.png: not a .txt or .md file" in err and "\x1b" not in err
 
 
 def test_a_corrupt_index_is_rebuilt_with_one_line_naming_the_file(project, capsys):
@@ -166,7 +171,7 @@ def test_bad_usage_exits_2(project, capsys):
     for argv, says in [(["ask"], "the following arguments are required: question"),
                        (["frobnicate"], "invalid choice: 'frobnicate'"),
                        (["ask", "x", "-k", "abc"], "argument -k/--top-k: invalid int value: 'abc'"),
-                       (["ask", "--bogus", "hi"], "unrecognized arguments: --bogus")]:
+                       (["ask", "--bogus", "hi"], "unrecognized arguments: --bogus (see: qa ask --help)")]:
         with pytest.raises(SystemExit) as exc:
             main(argv)
         err = capsys.readouterr().err

@@ -108,8 +108,16 @@ def test_sentences_are_embedded_with_their_section_unless_switched_off(corpus: P
     assert float(np.asarray(plain.index().sentence_vectors[row]) @ alone) > 0.999
 
 
-@pytest.mark.parametrize("damage", ["manifest", "faiss", "current", "vectors", "foreign_format"])
-def test_corruption_is_detected_and_repaired_by_a_rebuild(engine: Engine, damage: str):
+@pytest.mark.parametrize(("damage", "says"), [
+    ("manifest", "manifest.json is not valid JSON"),
+    ("faiss", "chunks.faiss is unreadable"),
+    ("current", "CURRENT does not name a generation"),
+    ("vectors", "chunk_vectors.npy is not a valid array file"),
+    ("foreign_format", "it was not written by this version of qa"),
+    ("documents", "documents.json is not valid JSON"),
+    ("texts", "texts.bin disagrees with documents.json"),
+])
+def test_corruption_is_detected_and_repaired_by_a_rebuild(engine: Engine, damage: str, says: str):
     if damage == "faiss":  # only an HNSW index has a chunks.faiss (exact search reads chunk_vectors.npy)
         engine = Engine(engine.settings.replace(hnsw_threshold=0))
         assert engine.build(full=True).written
@@ -123,15 +131,20 @@ def test_corruption_is_detected_and_repaired_by_a_rebuild(engine: Engine, damage
         (folder / "CURRENT").write_text("../../etc\n", "utf-8")
     elif damage == "vectors":
         (gen / "chunk_vectors.npy").write_bytes(b"\x93NUMPY garbage")
+    elif damage == "documents":
+        (gen / "documents.json").write_text("[{", "utf-8")
+    elif damage == "texts":
+        (gen / "texts.bin").write_bytes((gen / "texts.bin").read_bytes()[:100])  # cut short
     else:
         (gen / "manifest.json").write_text(json.dumps({"format": "other-tool/3"}), "utf-8")
     fresh = Engine(engine.settings)
     status = fresh.status()
-    assert status.startswith("corrupt:") and "\n" not in status
+    assert status.startswith("corrupt:") and status.endswith(f"is corrupt: {says}") and "\n" not in status
     with pytest.raises(CorruptIndexError):
         fresh.index()
     report = fresh.build()
     assert report.full and report.written
+    assert report.reason == f"the previous index was unreadable ({says})"  # the file named, not the folder again
     assert fresh.status() == "ok"
     assert "Tracy" in fresh.ask("Who is the US ambassador to Russia?").answer
 
@@ -184,8 +197,10 @@ def test_build_killed_midway_leaves_the_previous_index_usable(engine: Engine, mo
     finally:
         proc.wait()
     fresh = Engine(settings)
-    if killed:
-        assert fresh.folder.current_name() == before
+    if killed and fresh.folder.current_name() != before:
+        # On a fast machine the build may have swapped its generation in and been killed while
+        # exiting: then the new index is the whole one, never a part.
+        assert len(fresh.index().documents) == 61
     # Either way the index in place is complete and answers.
     fresh.index().check()
     assert "Tracy" in fresh.ask("Who is the US ambassador to Russia?").answer

@@ -75,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", metavar="NAME_OR_PATH", help="embedding model (default: all-MiniLM-L6-v2)")
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     ev.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    for command in sub.choices.values():
+        command.set_defaults(command_parser=command)  # for main(): errors point at the command's help
     return parser
 
 
@@ -84,7 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 on success, 2 on bad usage or input, 1 on any other failure.
     """
-    args = _parser().parse_args(argv)
+    args, extra = _parser().parse_known_args(argv)
+    if extra:  # argparse blames these on "qa"; the command's own help is the one that lists its flags
+        args.command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _configure_logging(args.verbose, args.quiet)
     try:
         return _COMMANDS[args.command](args)
@@ -102,7 +106,8 @@ class _OneLine(logging.Formatter):
     """``qa: warning: message`` — one line per record, the level in lower case."""
 
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage().replace("\n", " ")
+        # A skipped file's name comes from the documents folder: its control characters must not act.
+        message = _printable(record.getMessage().replace("\n", " "))
         return f"qa: {record.levelname.lower()}: {message}"
 
 
@@ -185,7 +190,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
           f"in {report.seconds:.1f} s")
     for label, paths in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
         for path in paths:
-            print(f"  {label}: {path}")
+            print(f"  {label}: {_printable(path)}")
     return 0
 
 
@@ -353,8 +358,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _printable(text: str) -> str:
-    """``text`` without control characters (tab and newline kept)."""
-    return _CONTROL.sub("", text)
+    """``text`` without escape sequences and control characters (tab and newline kept)."""
+    from qa.engine import without_escapes
+
+    return _CONTROL.sub("", without_escapes(text))
 
 
 def _render_source(c, color: bool, full: bool) -> str:

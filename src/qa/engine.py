@@ -97,6 +97,11 @@ class Stats:
 _ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 
 
+def without_escapes(text: str, by: str = "") -> str:
+    """``text`` with its terminal escape sequences ("\x1b[2J", "\x1b]0;title\x07") replaced whole by ``by``."""
+    return _ESCAPE_SEQUENCE.sub(by, text)
+
+
 def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
     """Validate and normalise a question.
 
@@ -111,7 +116,7 @@ def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
     if not isinstance(question, str):
         raise UsageError("the question must be text")
     # A terminal escape sequence pasted with the question ("\x1b[31m") goes whole, not only its ESC.
-    cleaned = _ESCAPE_SEQUENCE.sub(" ", question)
+    cleaned = without_escapes(question, " ")
     cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in cleaned)
     cleaned = " ".join(cleaned.split())
     if not cleaned:

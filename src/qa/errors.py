@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class QAError(Exception):
     """A failure to report in one line, without a traceback (exit code 1)."""
@@ -20,4 +22,13 @@ class NoDocumentsError(UsageError):
 
 
 class CorruptIndexError(QAError):
-    """The index is missing, corrupt or was written by something else."""
+    """The index is missing, corrupt or was written by something else.
+
+    Attributes:
+        detail: What is wrong, without the folder ("chunk_vectors.npy is not a valid array file"),
+            for messages that name the folder themselves or none.
+    """
+
+    def __init__(self, folder: Path, detail: str) -> None:
+        super().__init__(f"index at {folder} is corrupt: {detail}")
+        self.detail = detail

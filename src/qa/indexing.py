@@ -157,7 +157,7 @@ def build(
     except CorruptIndexError as exc:
         # The report says it (one line for whoever runs the build), with what was wrong.
         logger.info("%s; rebuilding it from scratch", exc)
-        report.reason = f"the previous index was unreadable ({str(exc).split(' is corrupt: ')[-1]})"
+        report.reason = f"the previous index was unreadable ({exc.detail})"
     old = loaded
     if full:
         report.reason, old = "--full", None

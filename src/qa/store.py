@@ -176,15 +176,15 @@ class LoadedIndex:
         try:
             self.manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
         except (OSError, ValueError) as exc:
-            raise CorruptIndexError(f"index at {folder} is unreadable: manifest.json ({exc.__class__.__name__})") from None
+            raise CorruptIndexError(folder, _unreadable("manifest.json", exc)) from None
         if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
-            raise CorruptIndexError(f"index at {folder} was not written by this version of qa")
+            raise CorruptIndexError(folder, "it was not written by this version of qa")
         def array(name: str, mapped: bool = True) -> np.ndarray:
             # numpy's own message for a damaged file advises loading it as a pickle: name the file instead.
             try:
                 return np.load(folder / name, mmap_mode="r" if mapped else None)
             except (OSError, ValueError, EOFError):
-                raise CorruptIndexError(f"index at {folder} is corrupt: {name} is not a valid array file") from None
+                raise CorruptIndexError(folder, f"{name} is not a valid array file") from None
 
         self.chunks = array("chunks.npy")
         self.sentences = array("sentences.npy")
@@ -204,7 +204,7 @@ class LoadedIndex:
                 size = os.fstat(fh.fileno()).st_size
                 self._texts = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         except (OSError, ValueError):
-            raise CorruptIndexError(f"index at {folder} is corrupt: texts.bin is unreadable") from None
+            raise CorruptIndexError(folder, "texts.bin is unreadable") from None
         n_chunks, n_sentences = self.manifest.get("chunks"), self.manifest.get("sentences")
         dim = self.manifest.get("dimension")
         if (
@@ -215,7 +215,7 @@ class LoadedIndex:
             or self.chunk_vectors.shape != (n_chunks, dim)
             or self.sentence_vectors.shape != (n_sentences, dim)
         ):
-            raise CorruptIndexError(f"index at {folder} is corrupt: its files disagree with its manifest")
+            raise CorruptIndexError(folder, "its files disagree with its manifest")
         if self.has_tokens:
             n_tokens = self.manifest["tokens"]
             if (
@@ -237,7 +237,7 @@ class LoadedIndex:
                 or (n_chunks and (int(self.token_offsets[0]) != 0 or int(self.token_offsets[-1]) != n_tokens))
                 or bool(np.any(np.diff(self.token_offsets) < 0))
             ):
-                raise CorruptIndexError(f"index at {folder} is corrupt: its token files disagree with its manifest")
+                raise CorruptIndexError(folder, "its token files disagree with its manifest")
 
     @cached_property
     def token_codec(self):
@@ -255,14 +255,14 @@ class LoadedIndex:
             return [DocEntry(**{**d, "chunks": tuple(d["chunks"]), "sentences": tuple(d["sentences"]),
                                 "text_bytes": tuple(d["text_bytes"])}) for d in raw]
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise CorruptIndexError(f"index at {self.folder} is corrupt: documents.json ({exc})") from None
+            raise CorruptIndexError(self.folder, _unreadable("documents.json", exc)) from None
 
     @cached_property
     def sections(self) -> list[str]:
         try:
             return json.loads((self.folder / "sections.json").read_text("utf-8"))
         except (OSError, ValueError) as exc:
-            raise CorruptIndexError(f"index at {self.folder} is corrupt: sections.json ({exc})") from None
+            raise CorruptIndexError(self.folder, _unreadable("sections.json", exc)) from None
 
     @cached_property
     def faiss_index(self):
@@ -276,9 +276,9 @@ class LoadedIndex:
         try:
             index = faiss.read_index(str(self.folder / "chunks.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
         except RuntimeError:
-            raise CorruptIndexError(f"index at {self.folder} is corrupt: chunks.faiss is unreadable") from None
+            raise CorruptIndexError(self.folder, "chunks.faiss is unreadable") from None
         if index.ntotal != len(self.chunks) or index.d != self.manifest["dimension"]:
-            raise CorruptIndexError(f"index at {self.folder} is corrupt: chunks.faiss disagrees with the manifest")
+            raise CorruptIndexError(self.folder, "chunks.faiss disagrees with the manifest")
         # One query at a time: OpenMP threads only contend on 2 cores (100k flat: 15 ms vs 55 ms
         # with 2 threads under load, benchmarks/RESULTS-speed.md); HNSW gains nothing from more.
         faiss.omp_set_num_threads(1)
@@ -294,9 +294,9 @@ class LoadedIndex:
         try:
             keyword = KeywordIndex.load(self.folder / "bm25")
         except Exception as exc:  # bm25s raises assorted errors on damaged files
-            raise CorruptIndexError(f"index at {self.folder} is corrupt: bm25 ({exc.__class__.__name__})") from None
+            raise CorruptIndexError(self.folder, f"bm25 is unreadable ({exc.__class__.__name__})") from None
         if keyword.size != len(self.chunks):
-            raise CorruptIndexError(f"index at {self.folder} is corrupt: bm25 disagrees with the manifest")
+            raise CorruptIndexError(self.folder, "bm25 disagrees with the manifest")
         return keyword
 
     @property
@@ -328,11 +328,14 @@ class LoadedIndex:
     def check(self) -> None:
         """Open every part once, so corruption shows up now rather than mid-question."""
         _ = self.documents, self.sections, self.faiss_index, self.keyword
+        # A cut or replaced texts.bin would quote the wrong bytes (or fail to decode) mid-answer.
+        if max((d.text_bytes[1] for d in self.documents), default=0) != len(self._texts):
+            raise CorruptIndexError(self.folder, "texts.bin disagrees with documents.json")
         if self.has_tokens and len(self.token_ids):
             # Ids past the vocabulary counted in token_df would make the next build's count huge.
             low, high = int(np.min(self.token_ids)), int(np.max(self.token_ids))
             if low < 0 or high >= len(self.token_df):
-                raise CorruptIndexError(f"index at {self.folder} is corrupt: token_ids.npy holds ids outside the vocabulary")
+                raise CorruptIndexError(self.folder, "token_ids.npy holds ids outside the vocabulary")
 
     @lru_cache(maxsize=256)  # noqa: B019 - one LoadedIndex lives as long as its generation
     def document_text(self, doc: int) -> str:
@@ -372,9 +375,9 @@ class IndexFolder:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise CorruptIndexError(f"index at {self.root} is unreadable: {exc.strerror}") from None
+            raise CorruptIndexError(self.root, f"{CURRENT} cannot be read ({exc.strerror})") from None
         if not name.startswith("gen-") or "/" in name or not (self.root / name).is_dir():
-            raise CorruptIndexError(f"index at {self.root} is corrupt: {CURRENT} does not name a generation")
+            raise CorruptIndexError(self.root, f"{CURRENT} does not name a generation")
         return name
 
     def signature(self) -> tuple[int, int] | None:
@@ -499,6 +502,15 @@ def _alive(tmp_name: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _unreadable(name: str, exc: Exception) -> str:
+    """What is wrong with one of the index's JSON files, named (not the parser's position in it)."""
+    if isinstance(exc, OSError):
+        return f"{name} cannot be read ({exc.strerror or exc.__class__.__name__})"
+    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
+        return f"{name} is not valid JSON"
+    return f"{name} does not hold what qa writes"
 
 
 def _write_json(path: Path, data: object) -> None:
