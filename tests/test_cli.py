@@ -188,14 +188,19 @@ def test_bad_environment_setting_is_one_line(project, capsys, monkeypatch):
     assert code == 2 and err == "qa: error: QA_TOP_K='many' is not a valid int\n"
 
 
-def test_chat_json_keeps_history_across_lines(project, capsys, monkeypatch):
+def chat_json(capsys, monkeypatch, lines: str) -> list[dict]:
+    """``qa chat --json`` fed ``lines`` on stdin: its output objects (the exit code must be 0)."""
     import io
 
-    lines = "Who led Russia after the dissolution of the Soviet Union?\nWhat did he oppose in 1999?\n\n/reset\n  \x00\n"
     monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
     code, out, _ = run(capsys, "chat", "--json")
-    objects = [json.loads(line) for line in out.splitlines()]
     assert code == 0
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_chat_json_keeps_history_across_lines(project, capsys, monkeypatch):
+    lines = "Who led Russia after the dissolution of the Soviet Union?\nWhat did he oppose in 1999?\n\n/reset\n  \x00\n"
+    objects = chat_json(capsys, monkeypatch, lines)
     assert "Yeltsin" in objects[0]["answer"] and objects[0]["understood_as"] is None
     assert "Kosovo" in objects[1]["answer"] and objects[1]["understood_as"]
     assert objects[2] == {"reset": True}
@@ -204,13 +209,8 @@ def test_chat_json_keeps_history_across_lines(project, capsys, monkeypatch):
 
 
 def test_chat_json_takes_the_interactive_commands(project, capsys, monkeypatch):
-    import io
-
     lines = "/sources 1\nWho is the US ambassador to Russia?\n/sources 1\n/sources 99\n/frob\n/quit\nWho?\n"
-    monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
-    code, out, _ = run(capsys, "chat", "--json")
-    objects = [json.loads(line) for line in out.splitlines()]
-    assert code == 0
+    objects = chat_json(capsys, monkeypatch, lines)
     assert objects[0] == {"command": "/sources 1", "error": "no answer yet"}
     assert objects[1]["answered"] and "Lynne M. Tracy" in objects[1]["answer"]
     # The source as the answer cited it: the same object as in the answer's "citations".

@@ -551,6 +551,7 @@ _COUNT_WORDS = frozenset(
 #: Number words that count nothing exactly: "several banks" is no answer to "How many banks?"
 #: (three sets of questions written blind asked it so), nor to "How much did it cost?".
 _VAGUE_COUNT_WORDS = frozenset("several few many numerous".split())
+_EXACT_COUNT_WORDS = _COUNT_WORDS - _VAGUE_COUNT_WORDS
 _AMOUNT_QUESTION = re.compile(r"\bhow\s+much\b", re.IGNORECASE)
 #: Sentences before a timeless one looked at for the time it follows (a bare "When?").
 _TIME_LOOKBACK = 2
@@ -1081,9 +1082,8 @@ def states_count(sentence: str, amount: bool = False) -> bool:
     rest = _NOT_A_COUNT.sub(" ", _A_DATE.sub(" ", _ONE_AS_PRONOUN.sub(" ", sentence)))
     if amount:  # "the two countries" is who, not how much
         rest = _THE_NUMBER.sub(" ", rest)
-    words = _COUNT_WORDS - _VAGUE_COUNT_WORDS
     # Words split at hyphens: "twenty-five" is "twenty" and "five".
-    return any(ch.isdigit() for ch in rest) or any(w.lower() in words for w in _LETTERS.findall(rest))
+    return any(ch.isdigit() for ch in rest) or any(w.lower() in _EXACT_COUNT_WORDS for w in _LETTERS.findall(rest))
 
 
 def compose(
@@ -1223,10 +1223,10 @@ def compose(
         pairs = hit.sentence_pairs if hit.sentence_pairs is not None else [0.0] * len(texts)
         story_outside: bool | None = None  # whether the passage's last-named time is outside
         # A sentence without names of its own is about those its passage last named: the
-        # question's names among them count for it, at a share of their weight.
-        inherited = [_overlap(q_idf, [tokens_of[h][p] | extra])[0] - _overlap(q_idf, [tokens_of[h][p]])[0]
-                     if extra and params.carried_name_weight else 0.0
-                     for p, extra in enumerate(_carried_names(texts, tokens_of[h]))]
+        # question's names among them (none of the sentence's own words) count for it, at a
+        # share of their weight.
+        inherited = (_overlap(q_idf, _carried_names(texts, tokens_of[h])) if params.carried_name_weight
+                     else [0.0] * len(texts))
         for p, (cos, ov, pair) in enumerate(zip(hit.sentence_scores, overlaps, pairs, strict=True)):
             spans = _spans(texts[p], question=False) if asked else []
             outside = _outside(asked, spans)  # None without a question's or a sentence's year
@@ -1367,7 +1367,8 @@ def story_next(index: LoadedIndex, hits: list[Hit], quoted: Collection[str]) -> 
     Args:
         index: The loaded index.
         hits: The retrieved passages.
-        quoted: The sentences the last answer quoted (as :func:`quote_text` gives them).
+        quoted: Sentences of the last answer, as :func:`quote_text` gives them (the engine
+            passes the one it led with).
 
     Returns:
         The row of that sentence, or no row (the passage ends there, or no hit holds them).

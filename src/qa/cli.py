@@ -245,11 +245,12 @@ def _chat_json(engine, conversation, stdin: TextIO, stdout: TextIO) -> int:
         elif question.startswith("/"):
             _print_json({"command": question, "error": _UNKNOWN_COMMAND}, stdout)
         else:
+            asked = line.rstrip("\n")  # as typed: the engine reports what it cannot ask
             try:
-                last = engine.ask(line.rstrip("\n"), conversation)
+                last = engine.ask(asked, conversation)
                 _print_json(last.to_json(), stdout)
             except UsageError as exc:
-                _print_json({"question": line.rstrip("\n"), "error": str(exc)}, stdout)
+                _print_json({"question": asked, "error": str(exc)}, stdout)
         stdout.flush()
     return 0
 

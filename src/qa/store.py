@@ -179,6 +179,7 @@ class LoadedIndex:
             raise CorruptIndexError(folder, _unreadable("manifest.json", exc)) from None
         if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
             raise CorruptIndexError(folder, "it was not written by this version of qa")
+
         def array(name: str, mapped: bool = True) -> np.ndarray:
             # numpy's own message for a damaged file advises loading it as a pickle: name the file instead.
             try:
