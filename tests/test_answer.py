@@ -31,6 +31,28 @@ def test_quoted_sentences_leave_out_the_documents_reference_marks(raw, quoted):
     assert quote_text(raw) == quoted
 
 
+@pytest.mark.parametrize(("raw", "quoted"), [
+    ("Envoy\nAmbassador Alexander DarchievAmbassador Lynne M. Tracy",
+     "Envoy: Ambassador Alexander Darchiev · Ambassador Lynne M. Tracy"),
+    ("Diplomatic mission\nEmbassy of Russia, Washington, D.C.Embassy of the United States, Moscow",
+     "Diplomatic mission: Embassy of Russia, Washington, D.C. · Embassy of the United States, Moscow"),
+    ("Population\n12,345", "Population: 12,345"),
+    # Wrapped prose is no field: a sentence that starts at a line's end, or ends with a full stop.
+    ("It was\nlater moved to Paris.", "It was later moved to Paris."),
+    ("The\nQuick Fox", "The Quick Fox"),
+])
+def test_a_field_is_quoted_as_label_and_values(raw, quoted):
+    assert quote_text(raw) == quoted
+
+
+def test_the_bundled_infobox_answer_reads_as_a_field(engine):
+    answer = engine.ask("Who is the US ambassador to Russia?")
+    assert answer.answered
+    assert answer.sentences[0].text == "Envoy: Ambassador Alexander Darchiev · Ambassador Lynne M. Tracy"
+    # The source shows the file as it is.
+    assert "Envoy\nAmbassador Alexander DarchievAmbassador Lynne M. Tracy" in answer.citations[0].text
+
+
 def test_every_marker_in_an_answer_is_one_of_its_citations(corpus, embedder):
     from .conftest import make_settings
 

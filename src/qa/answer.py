@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from qa.chunking import run_together_parts
 from qa.keyword import nearest_word, query_tokens, split_words, tokenize
 from qa.retrieval import Hit, span
 from qa.spelling import english_words
@@ -36,10 +37,29 @@ _REFERENCE_MARK = re.compile(
 )
 
 
+#: A field of an infobox or a list: a label line of a few words, then its value on the next line.
+#: Both start with a capital and the value ends without a full stop: a sentence of wrapped prose
+#: that begins at a line's end ("… was founded. It\nwas later moved.") is no field.
+_FIELD_LABEL = re.compile(r"^\s*([A-Z][^\n.!?:;,]{0,39}?)[ \t]*\n[ \t]*([A-Z0-9][^\n]*?(?<![.!?]))\s*$")
+_FIELD_LABEL_WORDS = 4
+#: A line ending in one of these goes on in the next ("The\nQuick Fox"): no label.
+_NO_LABEL_END = frozenset("a an the of to in on at by for from with and or but is are was were it its this that".split())
+_FIELD_VALUE_WORDS = 24
+
+
 def quote_text(raw: str) -> str:
     """A sentence as the answer quotes it: spaces collapsed, and the document's own reference
     marks ("in 2023.[3]", "[citation needed]") left out, so that they do not pass for the
-    answer's own ``[n]`` citations. The citation's passage keeps the text exactly as in the file."""
+    answer's own ``[n]`` citations. A field reads as one: "Envoy" over "Ambassador Alexander
+    DarchievAmbassador Lynne M. Tracy" is quoted "Envoy: Ambassador Alexander Darchiev ·
+    Ambassador Lynne M. Tracy" (the file's words, its line break and run-together values
+    marked). The citation's passage keeps the text exactly as in the file."""
+    if (field_line := _FIELD_LABEL.match(raw)) is not None:
+        label, value = field_line.groups()
+        words = label.split()
+        if (len(words) <= _FIELD_LABEL_WORDS and len(value.split()) <= _FIELD_VALUE_WORDS
+                and words[-1].lower() not in _NO_LABEL_END):
+            raw = f"{label}: " + " · ".join(run_together_parts(value))
     text = _SPACES.sub(" ", raw).strip()
     if "[" not in text:
         return text

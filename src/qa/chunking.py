@@ -85,6 +85,11 @@ class ChunkedDocument:
         return passage_index_text(sentence.section, text) if with_section else index_text(text)
 
 
+def run_together_parts(text: str) -> list[str]:
+    """A line cut where fields ran together ("… DarchievAmbassador …" → two parts)."""
+    return [part.strip() for part in _RUN_TOGETHER.split(text) if part.strip()]
+
+
 def index_text(text: str) -> str:
     """Text as embedded and keyword-indexed: run-together fields split, whitespace collapsed."""
     return _SPACES.sub(" ", _RUN_TOGETHER.sub(" ", text)).strip()
