@@ -257,7 +257,8 @@ def test_the_latest_time_a_passage_states():
     ("When did Putin become President of Russia?", True), ("In what year was the school formed?", True),
     ("What century was it built in?", True), ("Since when have sanctions been imposed?", True),
     ("What did Putin do in 2000?", False), ("Who succeeded Yeltsin?", False), ("Whenever he could?", False),
-    ("On what date did Hegseth issue the order?", True),
+    ("On what date did Hegseth issue the order?", True), ("On what exact date did he order it?", True),
+    ("In which specific year did it start?", True), ("What exact words did he use?", False),
     # "when" opens a clause; the question is what comes after it
     ("When many people are arrested, what is a common tactic?", False),
     ("When violence is used, what is civil disobedience called?", False),
@@ -512,6 +513,7 @@ def test_a_date_written_short_says_when():
         ("what's the deal with syria", "what happened with syria"),
         ("whats the deal with syria", "what happened with syria"),
         ("how would u describe ties with russian govts", "how would you describe ties with russian governments"),
+        ("wat happend after the soviet union broke up", "what happend after the soviet union broke up"),
         ("Where do u.s. troops stand?", "Where do u.s. troops stand?"),  # "u." is no "you"
         ("what happened in 300 bc?", "what happened in 300 bc?"),  # a date, not "because"
         ("So are relations better now?", "So are relations better now?"),  # "so" marks a follow-up
@@ -606,3 +608,16 @@ def test_a_sentence_naming_no_one_carries_the_names_its_passage_last_gave():
     assert carried[4] == {"bush", "moscow"}  # the latest names, not the first sentence's
     # A passage that opens without names has none to carry.
     assert _carried_names(["It rained.", "The roads flooded."], [{"rain"}, {"road", "flood"}]) == [set(), set()]
+
+
+@pytest.mark.parametrize(("question", "asks"), [
+    ("Who did they target?", True), ("who was targeted?", True), ("who got hit", True),
+    ("And what did he sign?", True),
+    # A verb of the article finds its sentence by its words; more than a verb is a question of its own.
+    ("Who expanded them?", False), ("What did he order?", False),
+    ("Who did they target in 2014?", False), ("Who is Lynne Tracy?", False),
+])
+def test_a_follow_up_asking_who_of_the_last_answer(seed_engine, question, asks):
+    from qa.answer import asks_who_of_last
+
+    assert asks_who_of_last(seed_engine.index(), question) is asks

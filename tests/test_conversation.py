@@ -86,6 +86,16 @@ DIALOGUES = {
         ("Which sanctions were expanded?", "state-owned banks and oligarchs"),
         ("Since when had they been imposed?", "since 2014"),
     ],
+    "since when in place": [
+        ("what about sanctions?", "state-owned banks and oligarchs"),
+        ("since when had they been in place?", "since 2014"),
+        # "target" is no word of the article: the sentence says it as "including …".
+        ("who did they target?", "state-owned banks and oligarchs"),
+    ],
+    "who got hit": [
+        ("when did sanctions on russia start", "since 2014"),
+        ("who got hit", "state-owned banks and oligarchs"),
+    ],
     "since when, same sentence": [
         ("Have international sanctions been imposed on Russia?", "sanctions imposed since 2014"),
         ("Since when?", "since 2014"),

@@ -579,7 +579,9 @@ _TIME_LOOKBACK = 2
 _BARE_WHEN = re.compile(
     r"^\s*(?:and\s+|but\s+|so\s+)?(?:since\s+|until\s+|till\s+)?when"
     r"(?:\s+(?:was|is|were|did|does|do|had|has)\s+(?:that|this|it|they|he|she))?"
-    r"(?:\s+(?:happen|happened|start|started|begin|began|end|ended))?[\s?!.]*$",
+    r"(?:\s+(?:happen|happened|start|started|begin|began|end|ended))?"
+    # "Since when had they been in place?": how long what the last answer said has held.
+    r"(?:\s+(?:been\s+)?(?:in\s+(?:place|effect|force)|around|going\s+on|the\s+case))?[\s?!.]*$",
     re.IGNORECASE,
 )
 _MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
@@ -600,6 +602,8 @@ _TIME_QUESTION = re.compile(
     r"^\s*(?:and\s+|so\s+)?(?:when\b|since\s+when\b|(?:in|on|at|by|during|from|until)?\s*(?:what|which)\s+"
     # "How long has she been ambassador?" asks since when ("since 1979"); "How long did it
     # last?" asks for a length ("three years"), which states no time.
+    # "On what exact date …?" asks what "On what date …?" asks.
+    r"(?:(?:exact|precise|specific|particular)\s+)?"
     r"(?:year|years|decade|century|month|date|day|period|era)\b|how\s+long\s+(?:has|have)\b)",
     re.IGNORECASE,
 )
@@ -706,6 +710,30 @@ def asks_time(question: str) -> bool:
 def asks_only_when(question: str) -> bool:
     """Whether a question asks nothing but a time: "When?", "Since when?", "When was that?"."""
     return _BARE_WHEN.match(question) is not None
+
+
+# "Who did they target?", "who was targeted?", "who got hit": who or what, of what the last
+# answer said, by one verb.
+_BARE_WHO = re.compile(
+    r"^\s*(?:and\s+|so\s+)?(?:who|whom|what|which\s+ones?)\s+"
+    r"(?:(?:did|do|does|was|were|is|are|got|get|gets|has|have|had)\s+)?"
+    r"(?:(?:they|he|she|it|that|this|those|these)\s+)?(?:been\s+)?([a-z]+)[\s?!.]*$",
+    re.IGNORECASE,
+)
+
+
+def asks_who_of_last(index: LoadedIndex, question: str) -> bool:
+    """Whether a follow-up asks who or what of what the last answer said, by a verb no document
+    uses: "Who did they target?" after "…sanctions … were significantly expanded …, including
+    several state-owned banks and oligarchs" is answered by that sentence, which says it in
+    other words ("including"). A verb the documents use ("Who expanded them?") finds its
+    sentence by its words, as any question does."""
+    found = _BARE_WHO.match(question)
+    if found is None:
+        return False
+    verb = set(query_tokens(found.group(1))) - _generic_words()
+    vocab = index.keyword.vocab
+    return bool(verb) and not any(t in vocab for t in verb)
 
 
 def states_time(sentence: str) -> bool:
@@ -1142,9 +1170,11 @@ def compose(
         times_sources: The sources of that answer: the time after it is looked for there first.
         times_after: The sentences that answer quoted, for "And after?": those following one in
             its passage with no time of their own come next (see :func:`_of_time`).
-        about_last: The question asks only when what the last answer said happened ("When did
-            they start?"): on topic whatever its own evidence; whether the passages say when
-            decides (a quoted sentence, or the one before it, must state a time).
+        about_last: The question follows an answer. One that asks only when what it said
+            happened ("When did they start?") is on topic whatever its own evidence; whether the
+            passages say when decides (a quoted sentence, or the one before it, must state a
+            time). So is one asking who or what of it by a verb no document uses ("Who did they
+            target?": :func:`asks_who_of_last`).
         story: For "Did that last?", the sentence rows that continue the last answer's story
             (:func:`story_next`): the answer is one of them, on topic whatever its evidence.
 
@@ -1204,7 +1234,8 @@ def compose(
         if not of_time:
             return Answer(question, NOT_FOUND, False, citations, score=score)
         covered = True
-    covered = covered or (about_last and asks_only_when(question)) or bool(story)
+    covered = covered or (about_last and (asks_only_when(question) or asks_who_of_last(index, question))) \
+        or bool(story)
     bar = params.threshold
     if not covered and params.threshold <= score < max(params.unknown_word_threshold, params.unknown_name_threshold):
         # Only a question the threshold alone would answer needs the (costlier) word check.
@@ -1487,7 +1518,7 @@ _CHAT_WORDS = {
     "pres": "president", "prez": "president", "cuz": "because",
     "abt": "about", "thru": "through", "yr": "year", "yrs": "years", "tho": "though", "intl": "international",
     "whats": "what's", "whos": "who's", "hows": "how's", "wheres": "where's", "whens": "when's",
-    "whys": "why's", "wasnt": "wasn't", "didnt": "didn't", "doesnt": "doesn't", "isnt": "isn't",
+    "whys": "why's", "wat": "what", "wut": "what", "wot": "what", "wht": "what", "wasnt": "wasn't", "didnt": "didn't", "doesnt": "doesn't", "isnt": "isn't",
 }
 _CHAT_WORD = re.compile(rf"(?<![\w.'’-])(?:{'|'.join(sorted(_CHAT_WORDS, key=len, reverse=True))})(?![\w.'’-])")
 #: Fewest words a question keeps of its own once its opener is gone ("hey bot" stays small talk).

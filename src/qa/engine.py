@@ -26,6 +26,7 @@ from qa.answer import (
     AnswerParams,
     absent_names,
     asks_only_when,
+    asks_who_of_last,
     compose,
     declined,
     evidence,
@@ -469,7 +470,9 @@ class Engine:
                   "story": story_next(index, hits, query_plan.continues) if query_plan.continues else set()}
         adjust: dict[int, float] | None = None
         # "When?" is about what the last answer said: its sentence is no repeat to avoid.
-        if query_plan.follow_up and not asks_only_when(question):
+        # "Who did they target?" is about the last answer's sentence too ("…, including …").
+        of_last = query_plan.follow_up and (asks_only_when(question) or asks_who_of_last(index, question))
+        if query_plan.follow_up and not of_last:
             # Sentence text by row for the passages an answer may quote from.
             sentences = {int(r): quote_text(index.sentence_text(int(r))) for h in hits for r in h.sentence_rows}
             adjust = {r: sentence_adjustment(query_plan, t) for r, t in sentences.items()}
@@ -499,7 +502,7 @@ class Engine:
         # The history added nothing (the old answer again, or a decline): the question as asked —
         # unless it asked for the time after the last answer, which the question alone cannot say.
         # A "When?" quotes the last answer's sentence again, with its time: that is the answer.
-        if alone is not None and not query_plan.times and not asks_only_when(question) \
+        if alone is not None and not query_plan.times and not of_last \
                 and says_nothing_new(query_plan, answer):
             plain = compose(index, question, resolved, alone[:ANSWER_POOL], s.docs_dir.name, answer_params)
             if answer.answered or plain.answered:
