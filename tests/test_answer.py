@@ -593,6 +593,24 @@ def test_only_the_names_given_are_judged():
     assert not owned_by_someone_else(question, sentence, names=set())
 
 
+def test_a_name_typed_in_lower_case_is_judged_when_given():
+    question = "and in putin's early years?"
+    yeltsin = "In the early years of Yeltsin's presidency, the two countries worked closely together."
+    assert not owned_by_someone_else(question, yeltsin)  # "putin" alone may be any word
+    assert owned_by_someone_else(question, yeltsin, names={"putin"})
+    assert not owned_by_someone_else(question, "In the early years of Putin's rule, ties improved.", names={"putin"})
+
+
+def test_a_lower_case_possessive_is_a_name_where_the_passages_write_one(seed_engine):
+    from qa.answer import _owners
+
+    texts_of = [["After Vladimir Putin became President of Russia in 2000, he sought better relations."],
+                ["The country's early years were hard."]]
+    index = seed_engine.index()
+    assert _owners(index, "and in putin's early years?", texts_of) == {"putin"}
+    assert _owners(index, "and in the country's early years?", texts_of) == set()
+
+
 def test_a_sentence_naming_no_one_carries_the_names_its_passage_last_gave():
     from qa.answer import _carried_names
     from qa.keyword import tokenize

@@ -1077,7 +1077,7 @@ _THE_NUMBER = re.compile(rf"\b(?:the|these|those)\s+(?:{'|'.join(sorted(_COUNT_W
 
 # "Trump's second term": a capitalised name with a possessive, and up to three lower-case words
 # after it (the thing of that person the question asks about).
-_OWNED = re.compile(r"(?<![\w’'-])([A-Z][\w-]+)['’]s\s+((?:[a-z][\w-]*\s*){1,3})")
+_OWNED = re.compile(r"(?<![\w’'-])([A-Za-z][\w-]+)['’]s\s+((?:[a-z][\w-]*\s*){1,3})")
 
 
 def owned_by_someone_else(question: str, sentence: str, names: Collection[str] | None = None) -> bool:
@@ -1089,17 +1089,19 @@ def owned_by_someone_else(question: str, sentence: str, names: Collection[str] |
     Args:
         question: The question.
         sentence: A candidate sentence.
-        names: The possessive names of the question to judge (default: all). The caller keeps
-            those the documents write as the question does: a misspelt name ("Celeron's" for
-            "Céloron's") or an acronym ("the SP's" for "the Scottish Parliament's") is the same
-            one written otherwise.
+        names: The possessive names of the question to judge (default: those capitalised). The
+            caller keeps those the documents write as the question does: a misspelt name
+            ("Celeron's" for "Céloron's") or an acronym ("the SP's" for "the Scottish
+            Parliament's") is the same one written otherwise; and it may add a name typed in
+            lower case that the documents write as one ("and in putin's early years?").
     """
     for m in _OWNED.finditer(question):
         name = m.group(1)
-        if name.lower() in _CONTRACTED or (names is not None and name not in names):
+        if name.lower() in _CONTRACTED or (name not in names if names is not None else name[0].islower()):
             continue
         words = list(itertools.takewhile(lambda w: w not in _OWNED_STOP, m.group(2).split()))
-        if not words or re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", sentence):
+        case = re.IGNORECASE if name[0].islower() else 0
+        if not words or re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", sentence, case):
             continue
         thing = r"\s+".join(re.escape(w) for w in words)
         other = r"[A-Z][\w-]+"
@@ -1108,10 +1110,12 @@ def owned_by_someone_else(question: str, sentence: str, names: Collection[str] |
     return False
 
 
-def _owners(index: LoadedIndex, question: str) -> set[str]:
+def _owners(index: LoadedIndex, question: str, texts_of: list[list[str]]) -> set[str]:
     """The question's possessive names that :func:`owned_by_someone_else` may judge: words the
-    documents use as written, and no acronym (either may be a name the documents write otherwise)."""
+    documents use as written, and no acronym (either may be a name the documents write otherwise);
+    typed in lower case, those the passages write as a name ("putin's": "Putin")."""
     names = {m.group(1) for m in _OWNED.finditer(question)}
+    names = {n for n in names if n[0].isupper() or _written_as_name(n, texts_of)}
     vocab = index.keyword.vocab
     return {n for n in names if not _is_acronym(n) and all(t in vocab for t in tokenize([n])[0])}
 
@@ -1256,7 +1260,7 @@ def compose(
     # answer_contains +0.0035 on the even half, +0.0022 on the held-out odd one). A bare "When?"
     # keeps the sentence it is about, and finds its time before it (below).
     timed = not when and asks_time(question)
-    owners = _owners(index, question)  # "Trump's second term": not Yeltsin's
+    owners = _owners(index, question, texts_of)  # "Trump's second term": not Yeltsin's
     elses: set[tuple[int, int]] = set()  # sentences saying it of someone else
     own_term: set[tuple[int, int]] = set()  # sentences about the term a question asks after
     closed = [span for span in asked if span[0] > 0 and span[1] < _OPEN_END]
