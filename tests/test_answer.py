@@ -639,3 +639,14 @@ def test_a_follow_up_asking_who_of_the_last_answer(seed_engine, question, asks):
     from qa.answer import asks_who_of_last
 
     assert asks_who_of_last(seed_engine.index(), question) is asks
+
+
+@pytest.mark.parametrize(("question", "name"), [
+    ("Who was Russia's ambassador to the US before Alexander Darchiev?", "Darchiev"),
+    ("who was president before putin", "putin"), ("Who succeeded Yeltsin?", "Yeltsin"),
+    ("Who did Putin work with after 9/11?", None), ("What happened before Putin?", None),
+])
+def test_a_question_asking_who_came_before_or_after_someone(question, name):
+    from qa.answer import asks_who_came_next_to
+
+    assert asks_who_came_next_to(question) == name

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from qa.chunking import run_together_parts
+from qa.chunking import index_text, run_together_parts
 from qa.keyword import nearest_word, query_tokens, split_words, tokenize
 from qa.retrieval import Hit, span
 from qa.spelling import english_words
@@ -896,6 +896,27 @@ _EARLIER = ("before", "precede", "preceded", "precedes", "preceding", "predecess
 _SUCCESSION = re.compile(r"\b(succe(?:ed|ss)\w*|replac\w+|took\s+over|handed\s+over)\b", re.IGNORECASE)
 
 
+# "Who was Russia's ambassador before Darchiev?", "who came after yeltsin": a person by their
+# place in a succession, the one they came before or after named last.
+_WHO_NEXT_TO = re.compile(
+    r"^\s*(?:and\s+|so\s+)?who(?:m)?\b[^?]*?\b(?:before|after|preceded|succeeded|replaced|followed)\s+"
+    r"(?:(?:the\s+)?[a-z]+\s+)?(?:[A-Za-z][\w.-]*\s+)?(?P<name>[A-Za-z][\w-]+)[\s?!.]*$",
+    re.IGNORECASE,
+)
+
+
+def asks_who_came_next_to(question: str) -> str | None:
+    """The person a "who" question asks who came before or after ("…before Alexander Darchiev?"
+    → "Darchiev"), or None."""
+    found = _WHO_NEXT_TO.match(question)
+    return found["name"] if found else None
+
+
+def _names(text: str, name: str) -> bool:
+    """Whether the text names ``name`` (any case; fields that run together split: "DarchievAmbassador")."""
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", index_text(text), re.IGNORECASE) is not None
+
+
 def _closed_spans(text: str) -> list[tuple[int, int]]:
     """The (first, last) years of the times a sentence states, open ones ("since 2014") aside."""
     return [(a, b) for a, b, _ in _spans(text, question=False) if b != _OPEN_END]
@@ -1368,6 +1389,12 @@ def compose(
     if timed and not any(places_in_time(texts_of[h][p]) for _, h, p in chosen):
         # "When did Hegseth become Defense Secretary?" is not answered by "Defense Secretary Pete
         # Hegseth has also ordered …": no date, and no word of time at all.
+        return Answer(question, NOT_FOUND, False, citations, score=score)
+    if (name := asks_who_came_next_to(question)) and all(
+            _names(texts_of[h][p], name) and not places_in_time(texts_of[h][p]) and not _SUCCESSION.search(texts_of[h][p])
+            for _, h, p in chosen):
+        # "Who was Russia's ambassador before Darchiev?" is not answered by the field that names
+        # Darchiev: nothing in it says who came before or after him.
         return Answer(question, NOT_FOUND, False, citations, score=score)
     if when and not states_time(texts_of[chosen[0][1]][chosen[0][2]]):
         # "When?" after "What did Russia do in Syria?": the sentence it is about says no time,
