@@ -650,3 +650,23 @@ def test_a_question_asking_who_came_before_or_after_someone(question, name):
     from qa.answer import asks_who_came_next_to
 
     assert asks_who_came_next_to(question) == name
+
+
+SANCTIONS = ("International sanctions imposed since 2014 were significantly expanded by the U.S. and its allies, "
+             "including several state-owned banks and oligarchs.")
+
+
+@pytest.mark.parametrize(("question", "sentence", "none"), [
+    ("Which state-owned banks were sanctioned?", SANCTIONS, True),
+    ("which specific state-owned Russian banks were sanctioned", SANCTIONS, True),
+    # It asks no names, or only the sentence's own words answer it.
+    ("What did the sanctions target?", SANCTIONS, False), ("Which banks were sanctioned?", SANCTIONS, False),
+    ("What are state-owned banks?", SANCTIONS, False),
+    # Named after the description, or a second mention is the answer.
+    ("Which member states joined?", "Several member states joined, France and Spain first.", False),
+    ("Which coastal areas flooded?", "Some coastal areas flooded; the lowest coastal areas worst.", False),
+])
+def test_a_which_question_the_sentence_answers_only_with_several(question, sentence, none):
+    from qa.answer import names_none_of
+
+    assert names_none_of(question, sentence) is none

@@ -123,6 +123,9 @@ OUT_OF_SCOPE = [
     # The sentence about him states no time, nor any word of one ("after", "during", "early").
     "When did Hegseth become Defense Secretary?",
     "On what date did Hegseth issue the order suspending cyber operations?",
+    # "…including several state-owned banks and oligarchs" says that some were, not which.
+    "Which state-owned banks were sanctioned by name?",
+    "which specific state-owned russian banks were sanctioned",
     # The field names him, but nothing in it says who came before him.
     "Who was Russia's ambassador to the US before Alexander Darchiev?",
     "who was russia's ambassador before darchiev",

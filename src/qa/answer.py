@@ -1074,6 +1074,47 @@ def _outside(asked: list[tuple[int, int]], spans: list[tuple[int, int, bool]]) -
     return not _overlaps(asked, reach)
 
 
+# "Which state-owned banks were sanctioned?" against "…including several state-owned banks and
+# oligarchs": the sentence speaks of them only as "several", and names none.
+_ASKS_WHICH = re.compile(r"^\s*(?:and\s+|so\s+|but\s+)?(?:which|what)\s+(?P<rest>(?:[\w-]+\s+){1,5})", re.IGNORECASE)
+_VAGUE_SET = re.compile(
+    r"\b(?:several|some|many|various|numerous|multiple|a\s+number\s+of|a\s+few)\s+"
+    r"(?P<things>(?:[a-z][\w-]*\s+){0,2}?[a-z][\w-]*s)\b",
+    re.IGNORECASE,
+)
+# What follows may name them: "several countries, including France", "…joined: France and Spain".
+_NAMING = re.compile(r"\b(?:such\s+as|including|like|namely|among\s+them)\b|\b[A-Z][a-z]|\d")
+
+
+#: Words after "what" that make it the object of the question ("What are …", "What did …"), not a determiner.
+_NOT_DETERMINED = frozenset("is are was were do does did has have had can could will would should may might "
+                            "must shall kind kinds type types sort sorts".split())
+
+
+def names_none_of(question: str, sentence: str) -> bool:
+    """Whether a "which X …" question asks to name things the sentence speaks of only as
+    "several X" (X two words or more, all the question's, named once in the sentence, and no name
+    nor number after them): it says that some were, not which."""
+    asked = _ASKS_WHICH.match(question)
+    if asked is None:
+        return False
+    opening = asked["rest"].split()[:4]
+    if opening[0].lower() in _NOT_DETERMINED:
+        return False
+    asked_words = set(query_tokens(" ".join(opening)))
+    for m in _VAGUE_SET.finditer(sentence):
+        # The question repeats the sentence's whole description, two words at least ("state-owned
+        # banks"): "What country is ABC broadcast in?" is answered beside "…in many countries".
+        words = m["things"].split()
+        toks = set(query_tokens(m["things"]))
+        if len(words) < 2 or not toks <= asked_words or _NAMING.search(sentence, m.end()):
+            continue
+        # "some state-owned banks, and the largest state-owned banks …": the second is the answer.
+        if len(re.findall(rf"(?<![\w-]){re.escape(words[-1])}(?![\w-])", sentence, re.IGNORECASE)) == 1:
+            return True
+    return False
+
+
 def asks_count(question: str) -> bool:
     """Whether the question asks for a quantity ("How many …?", "How much …?")."""
     return _COUNT_QUESTION.search(question) is not None
@@ -1389,6 +1430,10 @@ def compose(
     if timed and not any(places_in_time(texts_of[h][p]) for _, h, p in chosen):
         # "When did Hegseth become Defense Secretary?" is not answered by "Defense Secretary Pete
         # Hegseth has also ordered …": no date, and no word of time at all.
+        return Answer(question, NOT_FOUND, False, citations, score=score)
+    if all(names_none_of(question, texts_of[h][p]) for _, h, p in chosen):
+        # "Which state-owned banks were sanctioned?": "…including several state-owned banks"
+        # says that some were, not which.
         return Answer(question, NOT_FOUND, False, citations, score=score)
     if (name := asks_who_came_next_to(question)) and all(
             _names(texts_of[h][p], name) and not places_in_time(texts_of[h][p]) and not _SUCCESSION.search(texts_of[h][p])
