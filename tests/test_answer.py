@@ -291,6 +291,11 @@ def test_a_question_asking_only_when(question, bare):
     ("in the 18th century", True),
     ("on Monday the envoys met", True),
     ("…were largely ignored in the 18th and 19th centuries.", True),
+    # A time of day.
+    ("The store opens at 9:00 and closes at 17:30.", True), ("The meeting starts at 3 pm.", True),
+    ("Lunch is served from 11:45 to 14:00.", True), ("Doors open at 10 A.M.", True),
+    ("They met at noon.", True), ("The ratio was 3:2.", False),
+    ("Version 3.10 was released.", False), ("He scored 12 points.", False),
 ])
 def test_a_sentence_that_says_when(sentence, says_when):
     from qa.answer import states_time
@@ -670,3 +675,39 @@ def test_a_which_question_the_sentence_answers_only_with_several(question, sente
     from qa.answer import names_none_of
 
     assert names_none_of(question, sentence) is none
+
+
+KOSOVO = "The NATO intervention in Yugoslavia, in particular, the 1999 NATO intervention in Kosovo, was strongly opposed by Yeltsin."
+YELTSIN = ("After the dissolution of the Soviet Union in 1991, the relationship was generally warm under Russian "
+           "president Boris Yeltsin (1991–99).")
+
+
+@pytest.mark.parametrize(("question", "sentence", "other"), [
+    ("Who was the US president during the 1999 Kosovo intervention?", KOSOVO, True),  # no president at all
+    ("who was the us president during the yeltsin years", YELTSIN, True),  # another country's
+    ("Which American president was in office then?", YELTSIN, True),
+    ("Who was Russia's president in the 1990s?", YELTSIN, False),
+    ("Who was president in 1995?", YELTSIN, False),  # no country asked: the office is there
+    ("Which US president did Putin work with?", "Putin worked closely with United States president George W. Bush.", False),
+    # A title before a name is no country; the office by its term counts.
+    ("Who is the US ambassador to Russia?", "Envoy\nAmbassador Alexander DarchievAmbassador Lynne M. Tracy", False),
+    ("Who was US president then?", "Relations further deteriorated during the presidency of Joe Biden.", False),
+    ("What did the president say?", KOSOVO, False),  # not asked who
+])
+def test_a_who_question_about_an_office_the_sentence_does_not_fill(question, sentence, other):
+    from qa.answer import office_of_someone_else
+
+    assert office_of_someone_else(question, sentence) is other
+
+
+def test_a_when_question_answered_by_a_time_of_day(corpus, embedder):
+    from .conftest import make_settings
+
+    (corpus / "source_docs" / "store.txt").write_text(
+        "The store opens at 9:00 and closes at 17:30. The weekly staff meeting starts at 3 pm.\n", "utf-8")
+    engine = Engine(make_settings(corpus))
+    engine.build()
+    opens = engine.ask("When does the store open?")
+    assert opens.answered and "9:00" in opens.answer
+    meeting = engine.ask("When does the staff meeting start?")
+    assert meeting.answered and "3 pm" in meeting.answer

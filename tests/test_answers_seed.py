@@ -123,6 +123,9 @@ OUT_OF_SCOPE = [
     # The sentence about him states no time, nor any word of one ("after", "during", "early").
     "When did Hegseth become Defense Secretary?",
     "On what date did Hegseth issue the order suspending cyber operations?",
+    # No sentence names a US president then: only Yeltsin, "Russian president Boris Yeltsin".
+    "Who was the US president during the 1999 Kosovo intervention?",
+    "who was the us president during the yeltsin years",
     # "…including several state-owned banks and oligarchs" says that some were, not which.
     "Which state-owned banks were sanctioned by name?",
     "which specific state-owned russian banks were sanctioned",

@@ -124,6 +124,19 @@ def test_empty_docs_folder_is_a_clear_error(project, capsys):
     assert code == 2 and "documents folder not found" in err
 
 
+def test_an_index_or_model_folder_that_cannot_be_used_is_one_line(project, capsys):
+    (project / "a-file").write_text("not a folder", "utf-8")
+    for command in (["ask", "Anything?"], ["build"]):
+        code, out, err = run(capsys, *command, "--index", str(project / "a-file"))
+        assert code == 1 and out == ""
+        assert err.startswith(f"qa: error: cannot use {project / 'a-file'}") and err.count("\n") == 1
+    assert (project / "a-file").read_text("utf-8") == "not a folder"  # nothing written over it
+    (project / "empty").mkdir()
+    code, out, err = run(capsys, "ask", "Anything?", "--model", str(project / "empty"))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "holds no model" in err
+
+
 def test_a_documents_control_characters_do_not_reach_the_terminal(project, capsys):
     (project / "source_docs" / "escape.txt").write_text(
         "Terminal test\n\nThe secret code word is \x1b]0;PWNED\x07\x1b[2Jpineapple.\n", "utf-8")

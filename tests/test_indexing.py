@@ -79,6 +79,15 @@ def test_rebuild_without_changes_embeds_nothing(engine: Engine):
     assert engine.status() == "ok"
 
 
+@pytest.mark.parametrize(("name", "data"), [("binary.md", b"a\x00b"), ("bom.txt", b"\xef\xbb\xbf\n"),
+                                            ("latin1.txt", "caf\xe9".encode("latin-1"))])
+def test_a_file_the_build_skips_leaves_the_index_fresh(engine: Engine, name: str, data: bytes):
+    (engine.settings.docs_dir / name).write_bytes(data)
+    report = engine.build()
+    assert name in {f.path for f in report.skipped}
+    assert engine.status() == "ok"  # not stale forever: the freshness check skips what the build skips
+
+
 def test_full_rebuild_and_settings_change_force_reembedding(corpus: Path, embedder):
     Engine(make_settings(corpus)).build()
     report = Engine(make_settings(corpus)).build(full=True)

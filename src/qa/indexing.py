@@ -18,7 +18,7 @@ import numpy as np
 
 from qa import store
 from qa.chunking import ChunkedDocument, chunk_document, line_starts, passage_index_text
-from qa.documents import Document, SkippedFile
+from qa.documents import Document, SkippedFile, decode
 from qa.embedding import Embedder, token_counter
 from qa.errors import CorruptIndexError
 from qa.late_interaction import TOKEN_DIMENSIONS, TokenCodec, can_fit, document_frequency
@@ -384,7 +384,8 @@ def docs_changed(settings: Settings, index: store.LoadedIndex) -> bool:
 
 
 def _readable(path: Path) -> bool:
+    """Whether the file is a document :func:`qa.documents.scan` would index (the same checks)."""
     try:
-        return bool(path.read_bytes().decode("utf-8").strip())
-    except (OSError, UnicodeDecodeError):
+        return decode(path.read_bytes())[0] is not None
+    except OSError:
         return False
