@@ -189,3 +189,40 @@ def test_token_vectors_match_sentence_transformers(onnx_model: Path, embedder) -
     _, [(alone_ids, alone)] = encoder.encode_with_tokens([texts[-1]])
     np.testing.assert_array_equal(alone_ids, pieces[-1][0])
     np.testing.assert_allclose(alone, pieces[-1][1], atol=1e-5)
+
+
+def test_a_damaged_export_is_removed_then_exported_again(seed_engine, tmp_path, caplog) -> None:
+    import logging
+    import shutil
+
+    from qa.engine import Engine
+    from qa.onnx_encoder import OnnxQueryEncoder
+
+    settings = seed_engine.settings.replace(encoder_dir=tmp_path / "encoders")
+    engine = Engine(settings)
+    folder = engine.encoder_folder()
+    shutil.copytree(seed_engine.encoder_folder(), folder)
+    weights = folder / "model.onnx.data" if (folder / "model.onnx.data").is_file() else folder / "model.onnx"
+    with open(weights, "r+b") as fh:
+        fh.truncate(1000)
+    with caplog.at_level(logging.WARNING, logger="qa.engine"):
+        answer = engine.ask("Who is the US ambassador to Russia?")
+    assert answer.answered and "Lynne M. Tracy" in answer.answer  # encoded by the model meanwhile
+    assert "query encoder" in caplog.text and "damaged" in caplog.text
+    assert not folder.exists()
+    engine.build()
+    assert (folder / "model.onnx").is_file()
+    assert isinstance(Engine(settings)._get_query_encoder(), OnnxQueryEncoder)
+
+
+def test_an_export_folder_missing_its_graph_is_exported_again(seed_engine, tmp_path) -> None:
+    import shutil
+
+    from qa.engine import Engine
+
+    engine = Engine(seed_engine.settings.replace(encoder_dir=tmp_path / "encoders"))
+    folder = engine.encoder_folder()
+    shutil.copytree(seed_engine.encoder_folder(), folder)
+    (folder / "model.onnx").unlink()  # the rest of the export is still there
+    engine.build()
+    assert (folder / "model.onnx").is_file()

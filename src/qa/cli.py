@@ -243,8 +243,7 @@ def _chat_json(engine, conversation, stdin: TextIO, stdout: TextIO) -> int:
     last = None
     for line in stdin:
         question = line.strip()
-        if not question:
-            continue
+        # A blank line gets its error object too: a client reading one object per line never waits.
         if question in _QUIT:
             break
         if question == "/reset":

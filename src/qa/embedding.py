@@ -155,6 +155,8 @@ def export_query_encoder(model_dir: Path, folder: Path) -> Path:
 
     if (folder / "model.onnx").is_file():
         return folder
+    if folder.exists():  # an export left half-deleted: the rename below needs the name free
+        shutil.rmtree(folder, ignore_errors=True)
     set_offline()
     tmp = folder.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:

@@ -180,9 +180,21 @@ class Engine:
             if folder is not None and (folder / "model.onnx").is_file():
                 from qa.onnx_encoder import OnnxQueryEncoder
 
-                self._query_encoder = OnnxQueryEncoder(
-                    folder / "model.onnx", folder / "tokenizer.json", spinning=self.settings.onnx_spinning
-                )
+                try:
+                    encoder = OnnxQueryEncoder(
+                        folder / "model.onnx", folder / "tokenizer.json", spinning=self.settings.onnx_spinning
+                    )
+                    encoder.encode(["a question"])  # a damaged graph may load and fail on use
+                    self._query_encoder = encoder
+                except Exception as exc:  # onnxruntime raises its own types for a damaged file
+                    import shutil
+
+                    # The export is a cache: the next build exports it again; this process uses the model.
+                    logger.warning("the query encoder in %s is damaged (%s): removed, the next build exports it "
+                                   "again (until then questions are encoded by the slower model)",
+                                   folder, str(exc).splitlines()[0][:120] if str(exc) else exc.__class__.__name__)
+                    shutil.rmtree(folder, ignore_errors=True)
+                    self._query_encoder = self.embedder
             else:
                 self._query_encoder = self.embedder
         return self._query_encoder
