@@ -519,6 +519,10 @@ def test_a_date_written_short_says_when():
         ("whats the deal with syria", "what happened with syria"),
         ("how would u describe ties with russian govts", "how would you describe ties with russian governments"),
         ("wat happend after the soviet union broke up", "what happend after the soviet union broke up"),
+        # An indirect question is the question in it.
+        ("do you know who Hegseth is?", "who is Hegseth?"), ("u know who Hegseth is?", "who is Hegseth?"),
+        ("Can you tell me when Putin became president?", "When Putin became president?"),
+        ("Do you know the way?", "Do you know the way?"),
         ("Where do u.s. troops stand?", "Where do u.s. troops stand?"),  # "u." is no "you"
         ("what happened in 300 bc?", "what happened in 300 bc?"),  # a date, not "because"
         ("So are relations better now?", "So are relations better now?"),  # "so" marks a follow-up
@@ -711,3 +715,17 @@ def test_a_when_question_answered_by_a_time_of_day(corpus, embedder):
     assert opens.answered and "9:00" in opens.answer
     meeting = engine.ask("When does the staff meeting start?")
     assert meeting.answered and "3 pm" in meeting.answer
+
+
+def test_a_title_is_never_quoted_beside_a_field(seed_engine):
+    # The infobox's title holds "American", the embassy field "Moscow": only the field answers.
+    answer = seed_engine.ask("Who represents America in Moscow?")
+    assert answer.answered and "Embassy of the United States, Moscow" in answer.answer
+    assert "Russian–American relations" not in answer.answer
+
+
+def test_an_indirect_question_is_answered_as_the_direct_one(seed_engine):
+    direct = seed_engine.ask("who is hegseth?")
+    assert direct.answered and "Pete Hegseth" in direct.answer
+    for indirect in ("do you know who Hegseth is?", "u know who Hegseth is?"):
+        assert seed_engine.ask(indirect).answer == direct.answer

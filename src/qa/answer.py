@@ -1478,6 +1478,10 @@ def compose(
         # sentence adds nothing to it; beside another field ("Envoy …") it may be the answer.
         if prose and _is_fragment(texts_of[item[1]][item[2]]):
             continue
+        # A title only names the topic: beside a field it adds nothing either ("Russian–American
+        # relations" beside "Diplomatic mission: … Embassy of the United States, Moscow").
+        if _is_title(texts_of[item[1]][item[2]]):
+            continue
         # "…Boris Yeltsin (1991–99)" answers "in 1995"; "Putin … in 2000" beside it would not.
         if item[1:] in off_time and scored[0][1:] in in_time:
             continue
@@ -1668,18 +1672,43 @@ _CHAT_WORDS = {
 _CHAT_WORD = re.compile(rf"(?<![\w.'’-])(?:{'|'.join(sorted(_CHAT_WORDS, key=len, reverse=True))})(?![\w.'’-])")
 #: Fewest words a question keeps of its own once its opener is gone ("hey bot" stays small talk).
 _MIN_LEFT = 2
+# "do you know who Hegseth is?", "can you tell me when Putin became president": the question in it.
+_WH = r"(?:who|whom|whose|what|when|where|why|how|which)\b"
+_INDIRECT = re.compile(
+    r"^\s*(?:(?:do|did|does)\s+)?(?:you|anyone|anybody)\s+know\s+(?=" + _WH + ")"
+    r"|^\s*(?:can|could|would|will)\s+(?:you|anyone)\s+(?:tell|show|explain\s+to)\s+(?:me|us)\s+(?=" + _WH + ")"
+    r"|^\s*(?:tell|show)\s+(?:me|us)\s+(?=" + _WH + ")"
+    r"|^\s*i\s+(?:wonder|want\s+to\s+know|would\s+like\s+to\s+know|am\s+wondering)\s+(?=" + _WH + ")",
+    re.IGNORECASE,
+)
+# "who Hegseth is" → "who is Hegseth": the indirect question's verb back in front.
+_INDIRECT_ORDER = re.compile(r"^((?:who|what|where|which\s+\w+))\s+(.+?)\s+(is|was|are|were)\s*([?.!]*)\s*$",
+                             re.IGNORECASE)
+
+
+def _direct(question: str) -> str:
+    """The question inside an indirect one ("do you know who Hegseth is?" → "who is Hegseth?")."""
+    m = _INDIRECT.match(question)
+    if m is None or len(question[m.end():].split()) < _MIN_LEFT:
+        return question
+    rest = question[m.end():]
+    if (order := _INDIRECT_ORDER.match(rest)) is not None:
+        rest = f"{order[1]} {order[3]} {order[2]}{order[4] or '?'}"
+    return rest
 
 
 def strip_chatter(question: str) -> str:
     """The question without the chat around it: openers ("hey bot,", "ok so", "Hi there!"),
-    closers ("…, please?", "…, thanks"), chat spellings ("u", "govts", "whats") and the idiom
-    "what's the deal with X" (→ "what happened with X"); unchanged when too little would be left."""
+    closers ("…, please?", "…, thanks"), chat spellings ("u", "govts", "whats"), the idiom
+    "what's the deal with X" (→ "what happened with X") and an indirect question ("do you know
+    who Hegseth is?" → "who is Hegseth?"); unchanged when too little would be left."""
     stripped = question
     while (m := _OPENER.match(stripped)) and len(stripped[m.end():].split()) >= _MIN_LEFT:
         stripped = stripped[m.end():]
     stripped = _CLOSER.sub("", stripped)
     stripped = _CHAT_WORD.sub(lambda m: _CHAT_WORDS[m.group()], stripped)  # lower case only: "US" is no "us"
     stripped = _IDIOM.sub("what happened with", stripped)
+    stripped = _direct(stripped)
     if len(stripped.split()) < _MIN_LEFT:
         return question
     first = stripped.split()[0]
