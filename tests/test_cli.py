@@ -83,6 +83,12 @@ def test_empty_question_is_a_usage_error(project, capsys, question):
     assert err == "qa: error: the question is empty\n"
 
 
+@pytest.mark.parametrize("question", ["?", "...", "?!", "🤔"])
+def test_a_question_without_words_is_a_usage_error(project, capsys, question):
+    code, out, err = run(capsys, "ask", question)
+    assert (code, out, err) == (2, "", "qa: error: the question has no words\n")
+
+
 def test_huge_question_is_handled_with_a_warning(project, capsys):
     question = "Who is the US ambassador to Russia? " + "blah " * 20_000  # ~100 kB
     code, out, err = run(capsys, "ask", "--json", question)

@@ -122,6 +122,8 @@ def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
     cleaned = " ".join(cleaned.split())
     if not cleaned:
         raise UsageError("the question is empty")
+    if not any(ch.isalnum() for ch in cleaned):  # "?", "...": nothing to look up
+        raise UsageError("the question has no words")
     warnings = []
     if len(cleaned) > max_chars:
         warnings.append(f"the question was {len(cleaned):,} characters long; only the first {max_chars:,} were used")
