@@ -931,16 +931,17 @@ def test_chat_json_through_main(seed_project, capsys, monkeypatch):
     out, err = capsys.readouterr()
     objects = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and err == ""
-    assert len(objects) == 6  # the blank line is skipped
+    assert len(objects) == 7  # one a line: the blank one gets an error object, the history stays
     assert "Boris Yeltsin" in objects[0]["answer"] and objects[0]["understood_as"] is None
     assert objects[1]["understood_as"].startswith("What did Yeltsin oppose in 1999?")
     assert "Kosovo" in objects[1]["answer"]
-    assert objects[2] == {"reset": True}
-    assert objects[3]["understood_as"] is None  # forgotten: "he" is nobody now
-    assert "Lynne M. Tracy" in objects[4]["answer"]
+    assert objects[2] == {"question": "", "error": "the question is empty"}
+    assert objects[3] == {"reset": True}
+    assert objects[4]["understood_as"] is None  # forgotten: "he" is nobody now
+    assert "Lynne M. Tracy" in objects[5]["answer"]
     # the answer is the sentence naming both envoys, already quoted: it may be taken as asked
-    assert "Alexander Darchiev" in objects[5]["answer"]
-    for obj in objects[:2] + objects[4:]:
+    assert "Alexander Darchiev" in objects[6]["answer"]
+    for obj in objects[:2] + objects[5:]:
         cited = {c["n"] for c in obj["citations"]}
         assert {int(m) for m in re.findall(r"\[(\d+)\]", obj["answer"])} <= cited
         assert all(c["source"] == "source_docs/russia-united-states-relations.txt" for c in obj["citations"])
