@@ -179,7 +179,9 @@ def test_stats_reports_freshness_and_corruption(project, capsys):
     assert data["model"] == "all-MiniLM-L6-v2" and data["age_s"] >= 0
     (project / "source_docs" / "more.txt").write_text("Another fact entirely.", "utf-8")
     code, out, _ = run(capsys, "stats")
-    assert code == 0 and "stale" in out
+    assert code == 0 and "stale — run `python -m qa build`" in out
+    code, out, _ = run(capsys, "stats", "--docs", str(project / "nowhere"))
+    assert code == 0 and f"the documents folder {project / 'nowhere'} is not found" in out
     current = (project / "index" / "CURRENT").read_text().strip()
     (project / "index" / current / "manifest.json").write_text("garbage")
     code, out, err = run(capsys, "stats")

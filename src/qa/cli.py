@@ -220,7 +220,10 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     print(f"chunks:    {stats.chunks} ({stats.sentences} sentences, {stats.index_type} index)")
     print(f"model:     {stats.model}")
     print(f"built:     {built} ({_age(stats.age_s)} ago)")
-    print(f"status:    {'stale — run `python -m qa build`' if stats.stale else 'up to date'}")
+    if not Path(stats.docs_dir).is_dir():  # building would fail: say why rather than "run build"
+        print(f"status:    stale — the documents folder {stats.docs_dir} is not found")
+    else:
+        print(f"status:    {'stale — run `python -m qa build`' if stats.stale else 'up to date'}")
     if stats.foreign:
         print(f"note:      {stats.index_dir} holds files qa did not write: {', '.join(stats.foreign)}")
     return 0
