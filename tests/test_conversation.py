@@ -92,6 +92,11 @@ DIALOGUES = {
         # "target" is no word of the article: the sentence says it as "including …".
         ("who did they target?", "state-owned banks and oligarchs"),
     ],
+    "yes or no about the last answer": [
+        ("When did Putin take over as president?", "in 2000"),
+        # The sentence just quoted answers it: it is not demoted as a repeat.
+        ("did he want to get along with the US at first?", "initially sought to improve relations"),
+    ],
     "who got hit": [
         ("when did sanctions on russia start", "since 2014"),
         ("who got hit", "state-owned banks and oligarchs"),
