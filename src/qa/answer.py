@@ -740,6 +740,23 @@ def asks_who_of_last(index: LoadedIndex, question: str) -> bool:
     return bool(verb) and not any(t in vocab for t in verb)
 
 
+# "Did he want to get along with the US at first?": a yes or no about what the last answer said.
+_YES_NO_OF_LAST = re.compile(r"^\s*(?:and\s+|so\s+|but\s+)?(?:did|does|do|was|were|is|are|has|have|had)\s+"
+                             r"(?:he|she|it|they|that|this|those|these)\b", re.IGNORECASE)
+
+
+def asks_of_last(index: LoadedIndex, question: str) -> bool:
+    """Whether a follow-up asks only when (:func:`asks_only_when`) or who (:func:`asks_who_of_last`)
+    of what the last answer said: that answer's sentence is on topic, whatever its evidence."""
+    return asks_only_when(question) or asks_who_of_last(index, question)
+
+
+def asks_yes_or_no_of_last(question: str) -> bool:
+    """Whether a follow-up asks a yes or no of what the last answer said ("Did he …?", "Was that …?"):
+    that answer's sentence may answer it again."""
+    return _YES_NO_OF_LAST.match(question) is not None
+
+
 def states_time(sentence: str) -> bool:
     """Whether a sentence says when: a year, a decade, a range, a month with a day or a
     preposition ("in February 2025", "since March"), a date ("9/11"), a century or a weekday."""
@@ -926,6 +943,15 @@ _OFFICE_IN = re.compile(rf"(?P<of>\b[A-Za-z.]+(?:['’]s)?\s+)?(?<![\w-])(?P<off
 _TERM_OF = {"presidency": "president", "presidential": "president", "administration": "president",
             "ambassadorship": "ambassador", "premiership": "prime minister", "reign": "king", "mayoralty": "mayor"}
 _US = frozenset("us u.s. usa u.s.a. american america states".split())
+_DEMONYM = re.compile(r"(?:an|ese|ish|ch|i)$")
+_STOP_QUALIFIERS = frozenset("its his her their our your this that".split())
+
+
+def _office(named: str) -> str:
+    """An office as written, or by its term, as one key: "Prime  Minister" → "prime minister",
+    "presidency" → "president"."""
+    named = re.sub(r"\s+", " ", named.lower())
+    return _TERM_OF.get(named, named)
 
 
 def _country(word: str | None) -> str | None:
@@ -944,10 +970,6 @@ def _country(word: str | None) -> str | None:
     return None
 
 
-_DEMONYM = re.compile(r"(?:an|ese|ish|ch|i)$")
-_STOP_QUALIFIERS = frozenset("its his her their our your this that".split())
-
-
 def office_of_someone_else(question: str, sentence: str) -> bool:
     """Whether a "Who was the US president …?" sentence names no such office holder: it has no
     word of the office ("…was strongly opposed by Yeltsin"), or only another country's ("…under
@@ -955,13 +977,9 @@ def office_of_someone_else(question: str, sentence: str) -> bool:
     asked = _WHO_HELD.match(question)
     if asked is None:
         return False
-    office = re.sub(r"\s+", " ", asked["office"].lower())
+    office = _office(asked["office"])
     country = _country(asked["of"])
-    def office_of(m: re.Match[str]) -> str:
-        named = re.sub(r"\s+", " ", m["office"].lower())
-        return _TERM_OF.get(named, named)
-
-    found = [m for m in _OFFICE_IN.finditer(index_text(sentence)) if office_of(m) in (office, _TERM_OF.get(office))]
+    found = [m for m in _OFFICE_IN.finditer(index_text(sentence)) if _office(m["office"]) == office]
     if not found:
         return True
     if country is None:
@@ -976,9 +994,14 @@ def asks_who_came_next_to(question: str) -> str | None:
     return found["name"] if found else None
 
 
+def _whole_word(word: str, flags: int = 0) -> re.Pattern[str]:
+    """``word`` standing alone: not inside another word or a hyphenated one."""
+    return re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])", flags)
+
+
 def _names(text: str, name: str) -> bool:
     """Whether the text names ``name`` (any case; fields that run together split: "DarchievAmbassador")."""
-    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", index_text(text), re.IGNORECASE) is not None
+    return _whole_word(name, re.IGNORECASE).search(index_text(text)) is not None
 
 
 def _closed_spans(text: str) -> list[tuple[int, int]]:
@@ -1174,7 +1197,7 @@ def names_none_of(question: str, sentence: str) -> bool:
         if len(words) < 2 or not toks <= asked_words or _NAMING.search(sentence, m.end()):
             continue
         # "some state-owned banks, and the largest state-owned banks …": the second is the answer.
-        if len(re.findall(rf"(?<![\w-]){re.escape(words[-1])}(?![\w-])", sentence, re.IGNORECASE)) == 1:
+        if len(_whole_word(words[-1], re.IGNORECASE).findall(sentence)) == 1:
             return True
     return False
 
@@ -1227,7 +1250,7 @@ def owned_by_someone_else(question: str, sentence: str, names: Collection[str] |
             continue
         words = list(itertools.takewhile(lambda w: w not in _OWNED_STOP, m.group(2).split()))
         case = re.IGNORECASE if name[0].islower() else 0
-        if not words or re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", sentence, case):
+        if not words or _whole_word(name, case).search(sentence):
             continue
         thing = r"\s+".join(re.escape(w) for w in words)
         other = r"[A-Z][\w-]+"
@@ -1364,8 +1387,7 @@ def compose(
         if not of_time:
             return Answer(question, NOT_FOUND, False, citations, score=score)
         covered = True
-    covered = covered or (about_last and (asks_only_when(question) or asks_who_of_last(index, question))) \
-        or bool(story)
+    covered = covered or (about_last and asks_of_last(index, question)) or bool(story)
     bar = params.threshold
     if not covered and params.threshold <= score < max(params.unknown_word_threshold, params.unknown_name_threshold):
         # Only a question the threshold alone would answer needs the (costlier) word check.
@@ -1667,7 +1689,8 @@ _CHAT_WORDS = {
     "pres": "president", "prez": "president", "cuz": "because",
     "abt": "about", "thru": "through", "yr": "year", "yrs": "years", "tho": "though", "intl": "international",
     "whats": "what's", "whos": "who's", "hows": "how's", "wheres": "where's", "whens": "when's",
-    "whys": "why's", "wat": "what", "wut": "what", "wot": "what", "wht": "what", "wasnt": "wasn't", "didnt": "didn't", "doesnt": "doesn't", "isnt": "isn't",
+    "whys": "why's", "wat": "what", "wut": "what", "wot": "what", "wht": "what",
+    "wasnt": "wasn't", "didnt": "didn't", "doesnt": "doesn't", "isnt": "isn't",
 }
 _CHAT_WORD = re.compile(rf"(?<![\w.'’-])(?:{'|'.join(sorted(_CHAT_WORDS, key=len, reverse=True))})(?![\w.'’-])")
 #: Fewest words a question keeps of its own once its opener is gone ("hey bot" stays small talk).
@@ -1675,10 +1698,10 @@ _MIN_LEFT = 2
 # "do you know who Hegseth is?", "can you tell me when Putin became president": the question in it.
 _WH = r"(?:who|whom|whose|what|when|where|why|how|which)\b"
 _INDIRECT = re.compile(
-    r"^\s*(?:(?:do|did|does)\s+)?(?:you|anyone|anybody)\s+know\s+(?=" + _WH + ")"
-    r"|^\s*(?:can|could|would|will)\s+(?:you|anyone)\s+(?:tell|show|explain\s+to)\s+(?:me|us)\s+(?=" + _WH + ")"
-    r"|^\s*(?:tell|show)\s+(?:me|us)\s+(?=" + _WH + ")"
-    r"|^\s*i\s+(?:wonder|want\s+to\s+know|would\s+like\s+to\s+know|am\s+wondering)\s+(?=" + _WH + ")",
+    r"^\s*(?:(?:(?:do|did|does)\s+)?(?:you|anyone|anybody)\s+know"
+    r"|(?:can|could|would|will)\s+(?:you|anyone)\s+(?:tell|show|explain\s+to)\s+(?:me|us)"
+    r"|(?:tell|show)\s+(?:me|us)"
+    r"|i\s+(?:wonder|want\s+to\s+know|would\s+like\s+to\s+know|am\s+wondering))\s+(?=" + _WH + ")",
     re.IGNORECASE,
 )
 # "who Hegseth is" → "who is Hegseth": the indirect question's verb back in front.

@@ -25,8 +25,8 @@ from qa.answer import (
     Answer,
     AnswerParams,
     absent_names,
-    asks_only_when,
-    asks_who_of_last,
+    asks_of_last,
+    asks_yes_or_no_of_last,
     compose,
     declined,
     evidence,
@@ -101,11 +101,6 @@ _ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07
 def without_escapes(text: str, by: str = "") -> str:
     """``text`` with its terminal escape sequences ("\x1b[2J", "\x1b]0;title\x07") replaced whole by ``by``."""
     return _ESCAPE_SEQUENCE.sub(by, text)
-
-
-# "Did he want to get along with the US at first?": a yes or no about what the last answer said.
-_YES_NO_OF_LAST = re.compile(r"^\s*(?:and\s+|so\s+|but\s+)?(?:did|does|do|was|were|is|are|has|have|had)\s+"
-                             r"(?:he|she|it|they|that|this|those|these)\b", re.IGNORECASE)
 
 
 def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
@@ -491,8 +486,7 @@ class Engine:
         # "When?" is about what the last answer said: its sentence is no repeat to avoid.
         # "Who did they target?" is about the last answer's sentence too ("…, including …"), and
         # so is a yes or no about it ("Did he want to get along at first?": "…he initially sought…").
-        of_last = query_plan.follow_up and (asks_only_when(question) or asks_who_of_last(index, question)
-                                            or _YES_NO_OF_LAST.match(question) is not None)
+        of_last = query_plan.follow_up and (asks_of_last(index, question) or asks_yes_or_no_of_last(question))
         if query_plan.follow_up and not of_last:
             # Sentence text by row for the passages an answer may quote from.
             sentences = {int(r): quote_text(index.sentence_text(int(r))) for h in hits for r in h.sentence_rows}
