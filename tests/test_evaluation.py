@@ -171,6 +171,19 @@ def test_cli_eval_json(tmp_path, embedder, capsys, monkeypatch):
     assert report["questions"] == 4 and 0 <= report["recall@1"] <= report["recall@10"] <= 1
 
 
+def test_cli_eval_says_what_it_is_doing_where_no_progress_bar_shows(tmp_path, embedder, capsys, monkeypatch):
+    # capsys's stderr is no terminal, as in a CI log: a line per stage instead of bars.
+    monkeypatch.setenv("QA_ENCODER_DIR", str(ENCODERS[0]))
+    code = main(["eval", "--squad", str(squad_file(tmp_path)), "--limit", "3", "--workdir", str(tmp_path / "w")])
+    captured = capsys.readouterr()
+    assert code == 0 and "| recall@1" in captured.out
+    lines = [line for line in captured.err.splitlines() if line.startswith("qa: ")]
+    assert lines[0].startswith("qa: indexing ") and str(tmp_path / "w") in lines[0]
+    assert lines[1] == "qa: asking 3 questions"
+    main(["eval", "--squad", str(squad_file(tmp_path)), "--limit", "3", "-q"])
+    assert "qa: " not in capsys.readouterr().err  # -q: quiet
+
+
 @pytest.mark.parametrize(("argv", "says"), [
     (["eval", "--squad", "missing.json"], "no such file"),
     (["eval", "--squad", "X", "--limit", "0"], "--limit"),

@@ -416,13 +416,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"no such file: {path}")
     settings = Settings.from_env(model=args.model)
     progress = _progress(args)
+    # No bars where stderr is no terminal (a CI log): a line per stage says what the minutes are.
+    notify = None if progress or args.quiet else (lambda line: _notice(args, line))
     if args.conversations is not None:
         return _eval_conversations(args, settings, progress)
 
     from qa import evaluation
 
     if args.calibrate:
-        calibration = evaluation.calibrate(path, settings, args.limit, not args.no_title, progress)
+        calibration = evaluation.calibrate(path, settings, args.limit, not args.no_title, progress, notify)
         thresholds = sorted({round(0.05 * i, 2) for i in range(16)} | {round(settings.answer_threshold, 4)})
         rows = calibration.table(thresholds)
         at3 = calibration.threshold_for(0.03)
@@ -442,7 +444,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(f"highest threshold declining at most 3% of answerable questions: {at3:.3f}")
         return 0
 
-    report = evaluation.evaluate(path, settings, args.limit, not args.no_title, args.articles, args.workdir, progress)
+    report = evaluation.evaluate(path, settings, args.limit, not args.no_title, args.articles, args.workdir, progress,
+                                 notify=notify)
     if args.json:
         _print_json(report.to_json())
         return 0
