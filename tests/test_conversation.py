@@ -355,6 +355,19 @@ def test_understood_as_is_shown_for_a_rewritten_question(seed_engine):
     assert render_answer(answer).startswith(f"Understood as: {answer.understood_as}\n")
 
 
+def test_understood_as_names_the_context_that_tells_something(seed_engine):
+    conversation = Conversation()
+    seed_engine.ask("What did Trump do at the UN?", conversation)
+    answer = seed_engine.ask("was that new?", conversation)
+    # The answer's rare names; "Russia", in every passage of the article, is left out.
+    assert answer.understood_as == "was that new? (context: Donald Trump, United Nations)"
+    conversation.reset()
+    seed_engine.ask("Do the US and Russia consider each other adversaries?", conversation)
+    answer = seed_engine.ask("Despite that, how do they view each other?", conversation)
+    # No name that tells something: the answer's two rarest words.
+    assert answer.understood_as.endswith("(context: adversaries, foreign)")
+
+
 def test_a_self_contained_new_question_is_not_dragged_back(seed_engine):
     conversation = Conversation()
     seed_engine.ask("Who led Russia after the dissolution of the Soviet Union?", conversation)

@@ -41,6 +41,7 @@ earlier turns of its conversation:
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections import deque
@@ -771,6 +772,22 @@ def _context(
     return out[: p.max_context_words]
 
 
+def _shown(context: list[str], rarity: Callable[[list[str]], list[float]] | None) -> list[str]:
+    """What "Understood as" names of the context: its rarest names (up to three), leaving out
+    those in more than half the passages ("Russia" in an article about Russia says nothing);
+    without such names, its two rarest words, in their order ("adversaries, foreign", not
+    "…, another, considering")."""
+    names = [w for w in context if w[0].isupper() or w[0].isdigit()]
+    if rarity is None:
+        return names[:3] or context[:2]
+    rare = dict(zip(context, rarity(context), strict=True))
+    # BM25's IDF log(1 + (N - n + 0.5) / (n + 0.5)) is below log 2 where n > N / 2.
+    names = [w for w in names if rare[w] >= math.log(2) - 1e-9]
+    pool, keep = (names, 3) if names else (context, 2)
+    ranked = sorted(range(len(pool)), key=lambda i: -rare[pool[i]])
+    return [pool[i] for i in sorted(ranked[:keep])]
+
+
 def plan(
     question: str,
     conversation: Conversation | None,
@@ -832,8 +849,7 @@ def plan(
     wants_new = any(not _THE_OTHER.search(question[: m.end()]) for m in _MORE.finditer(question))
     if not history and resolved == question:
         return QueryPlan([(question, 1.0)], None, question, False, carried)
-    shown = [w for w in context if w[0].isupper() or w[0].isdigit()][:4] or context[:4]
-    understood = resolved + (f" (context: {', '.join(shown)})" if shown else "")
+    understood = resolved + (f" (context: {', '.join(shown)})" if (shown := _shown(context, rarity)) else "")
     times, when, times_sources, times_after = _shifted_times(question, [last, *older])
     if when:  # "And before that? (before 1991)": the time the answer is held to
         understood += f" ({when})"
