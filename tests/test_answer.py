@@ -681,6 +681,32 @@ def test_a_which_question_the_sentence_answers_only_with_several(question, sente
     assert names_none_of(question, sentence) is none
 
 
+SINCE_1803 = ("The United States and the Russia have had diplomatic relations since the establishment of the latter "
+              "country in 1991, a continuation of the relationship the United States has had with various Russian "
+              "governments since 1803.")
+
+
+@pytest.mark.parametrize(("question", "sentence", "since"), [
+    ("What treaty did the US and Russia sign in 1803?", SINCE_1803, True),
+    ("What specific event in 1803 started relations between the US and Russia?", SINCE_1803, True),
+    ("who was the first us minister to russia back in 1803", SINCE_1803, True),
+    # The span itself is asked, or what it says is the answer.
+    ("Since when has the US had relations with Russian governments?", SINCE_1803, False),
+    ("Who has had relations with Russian governments since 1803?", SINCE_1803, False),
+    ("What relationship did the US have with Russian governments in 1803?", SINCE_1803, False),
+    ("What happened in 1803?", SINCE_1803, False),
+    ("What sanctions were imposed in 2014?", "International sanctions imposed since 2014 were expanded.", False),
+    # The year stands in the sentence as a point too.
+    ("What treaty was signed in 1803?", "A treaty was signed in 1803, and trade has grown since 1803.", False),
+    ("Which port opened in 1803?", "Trade has grown since 1803.", True),
+    ("Which port opened in 1804?", "Trade has grown since 1803.", False),
+])
+def test_a_year_held_only_as_a_start_names_no_thing_of_that_year(question, sentence, since):
+    from qa.answer import only_since
+
+    assert only_since(question, sentence) is since
+
+
 KOSOVO = "The NATO intervention in Yugoslavia, in particular, the 1999 NATO intervention in Kosovo, was strongly opposed by Yeltsin."
 YELTSIN = ("After the dissolution of the Soviet Union in 1991, the relationship was generally warm under Russian "
            "president Boris Yeltsin (1991–99).")

@@ -132,6 +132,10 @@ OUT_OF_SCOPE = [
     # The field names him, but nothing in it says who came before him.
     "Who was Russia's ambassador to the US before Alexander Darchiev?",
     "who was russia's ambassador before darchiev",
+    # "…with various Russian governments since 1803" says relations went on from then, not how
+    # they began.
+    "What treaty did the US and Russia sign in 1803?",
+    "who was the first us minister to russia back in 1803",
 ]
 
 

@@ -1202,6 +1202,40 @@ def names_none_of(question: str, sentence: str) -> bool:
     return False
 
 
+# "What treaty did they sign in 1803?", "who was the first US minister to Russia back in 1803?":
+# a thing or a person of that year. "since 1803" says something went on from it, not what or who.
+_ASKS_THING_OR_WHO = re.compile(r"^\s*(?:and\s+|so\s+|but\s+)?(?:(?P<who>who)\b|(?:which|what)\s+(?P<rest>(?:[\w-]+\s+){1,3}))",
+                                re.IGNORECASE)
+#: Words between "what" and the thing it asks for: "What specific event…?", "Which exact treaty…?".
+_THING_FILLERS = frozenset("specific exact particular precise actual main key major first single".split())
+_SINCE_YEAR = r"\b(?:since|from)\s+(?:the\s+(?:year\s+)?)?"
+
+
+def only_since(question: str, sentence: str) -> bool:
+    """Whether a question asking what thing (or who) of a year ("What treaty did the US and Russia
+    sign in 1803?") meets a sentence that holds the year only as a start ("…with various Russian
+    governments since 1803") and not the thing it asks for: it says relations went on from then,
+    nothing of what happened in that year. A question of the span itself ("Since when…?", "Who has
+    been … since 1803?") and "What happened in 1803?" are left to the other rules."""
+    asked = _ASKS_THING_OR_WHO.match(question)
+    years = set(re.findall(_YEAR, question))
+    if asked is None or len(years) != 1:
+        return False
+    (year,) = years
+    if re.search(_SINCE_YEAR + re.escape(year), question, re.IGNORECASE):
+        return False
+    in_sentence = re.findall(_YEAR, sentence)
+    if year not in in_sentence or len(re.findall(_SINCE_YEAR + re.escape(year) + r"\b", sentence, re.IGNORECASE)) != in_sentence.count(year):
+        return False
+    if asked["who"]:
+        return True
+    words = [w for w in asked["rest"].split() if w.lower() not in _THING_FILLERS]
+    if not words or words[0].lower() in _NOT_DETERMINED:
+        return False
+    thing = set(query_tokens(words[0], "nltk")) - _QUESTION_WORDS - _generic_words()
+    return bool(thing) and not thing & set(query_tokens(sentence, "nltk"))
+
+
 def asks_count(question: str) -> bool:
     """Whether the question asks for a quantity ("How many …?", "How much …?")."""
     return _COUNT_QUESTION.search(question) is not None
@@ -1529,6 +1563,13 @@ def compose(
     if all(names_none_of(question, texts_of[h][p]) for _, h, p in chosen):
         # "Which state-owned banks were sanctioned?": "…including several state-owned banks"
         # says that some were, not which.
+        return Answer(question, NOT_FOUND, False, citations, score=score)
+    since = [only_since(question, texts_of[h][p]) for _, h, p in chosen]
+    if any(since) and all(y or c[1:] in off_time for y, c in zip(since, chosen, strict=True)):
+        # "What treaty did the US and Russia sign in 1803?" is not answered by "…a continuation
+        # of the relationship the United States has had with various Russian governments since
+        # 1803": it says they had relations from then, not which treaty, event or person began them
+        # (a sentence of another time beside it does not either).
         return Answer(question, NOT_FOUND, False, citations, score=score)
     if (name := asks_who_came_next_to(question)) and all(
             _names(texts_of[h][p], name) and not places_in_time(texts_of[h][p]) and not _SUCCESSION.search(texts_of[h][p])
