@@ -707,6 +707,28 @@ def test_a_year_held_only_as_a_start_names_no_thing_of_that_year(question, sente
     assert only_since(question, sentence) is since
 
 
+REELECTION = ("Following Putin's re-election to the Russian presidency in 2012, relations between the two countries "
+              "were significantly strained.")
+
+
+@pytest.mark.parametrize(("question", "sentence", "after"), [
+    ("Who was Russia's president between 2008 and 2012?", REELECTION, True),
+    ("who ran russia from 2008 to 2012", REELECTION, True),
+    ("Who was Russia's president between 2010 and 2011?", REELECTION, True),  # after it
+    # What began at the span's start held it; a span overlapping it may have.
+    ("Who led Russia from 2012 to 2018?", REELECTION, False),
+    ("Who was president between 1995 and 1998?", "Boris Yeltsin (1991–99) led Russia.", False),
+    # No range as written (a decade), no "who", no time in the sentence.
+    ("Who recorded it in the 1970s?", "It served up to season 17 (1979–80).", False),
+    ("What happened between 2008 and 2012?", REELECTION, False),
+    ("Who was president between 2008 and 2012?", "Relations were strained.", False),
+])
+def test_what_began_at_the_end_of_a_span_is_not_who_held_it(question, sentence, after):
+    from qa.answer import begins_at_its_end
+
+    assert begins_at_its_end(question, sentence) is after
+
+
 KOSOVO = "The NATO intervention in Yugoslavia, in particular, the 1999 NATO intervention in Kosovo, was strongly opposed by Yeltsin."
 YELTSIN = ("After the dissolution of the Soviet Union in 1991, the relationship was generally warm under Russian "
            "president Boris Yeltsin (1991–99).")

@@ -17,6 +17,8 @@ QUESTIONS = [
     ("Since when have the United States and Russia had diplomatic relations?", "since the establishment of the latter country in 1991"),
     ("How long has the US had relations with Russian governments?", "1803"),
     ("Who was the Russian president in the 1990s?", "Boris Yeltsin"),
+    # "After Vladimir Putin became President of Russia in 2000" began after the span.
+    ("who was russia's president between 1991 and 2000", "Boris Yeltsin"),
     ("Which 1999 intervention did Yeltsin strongly oppose?", "Kosovo"),
     ("What did Yeltsin see as a threat to Russia's security?", "NATO's expansion into Eastern Europe"),
     ("When did Putin become President of Russia?", "2000"),
@@ -136,6 +138,9 @@ OUT_OF_SCOPE = [
     # they began.
     "What treaty did the US and Russia sign in 1803?",
     "who was the first us minister to russia back in 1803",
+    # "Following Putin's re-election … in 2012" says who came after the span, not who held it.
+    "Who was Russia's president between 2008 and 2012?",
+    "who ran russia between 2008 and 2012",
 ]
 
 

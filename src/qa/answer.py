@@ -987,6 +987,27 @@ def office_of_someone_else(question: str, sentence: str) -> bool:
     return all((c := _country(m["of"])) is not None and c != country for m in found)
 
 
+_ASKS_WHO = re.compile(r"^\s*(?:and\s+|so\s+|but\s+)?who\b", re.IGNORECASE)
+
+
+def begins_at_its_end(question: str, sentence: str) -> bool:
+    """Whether a sentence answers "Who was Russia's president between 2008 and 2012?" only with
+    what began at the span's end ("Following Putin's re-election … in 2012, …") or lies outside
+    it: it says who came after the span, not who held it. A span's first year is different
+    ("Who led Russia from 2000 to 2008?": "After Putin became President … in 2000" began it)."""
+    if not _ASKS_WHO.match(question):
+        return False
+    # A range as written ("between 2008 and 2012", "2008–12"), not a decade: "1979–80" is of
+    # "the 1970s" too.
+    ranges = [m for m in _time_matches(question) if (m["until"] or "").isdigit() and not m["decade"]]
+    asked = [(a, b) for a, b in asked_years(question) if 0 < a < b < _OPEN_END] if ranges else []
+    spans = _spans(sentence, question=False)
+    if len(asked) != 1 or not spans:
+        return False
+    ((first, last),) = asked
+    return all(b < first or a >= last for a, b, _ in spans)
+
+
 def asks_who_came_next_to(question: str) -> str | None:
     """The person a "who" question asks who came before or after ("…before Alexander Darchiev?"
     → "Darchiev"), or None."""
@@ -1454,6 +1475,7 @@ def compose(
     # Sentences about another time: by their own years, or by those their passage last stated
     # ("Putin worked closely with … Bush" after "…in 2000" is about 2000 on).
     off_time: set[tuple[int, int]] = set()
+    after_span: set[tuple[int, int]] = set()  # what began at the end of the span asked about
     scored: list[tuple[float, int, int]] = []  # (score, hit index, position in hit)
     for h, hit in enumerate(hits[:depth]):
         texts, overlaps = texts_of[h], overlaps_of[h]
@@ -1467,6 +1489,11 @@ def compose(
         for p, (cos, ov, pair) in enumerate(zip(hit.sentence_scores, overlaps, pairs, strict=True)):
             spans = _spans(texts[p], question=False) if asked else []
             outside = _outside(asked, spans)  # None without a question's or a sentence's year
+            if outside is False and begins_at_its_end(question, texts[p]):
+                # "Following Putin's re-election … in 2012" for "Who was Russia's president
+                # between 2008 and 2012?": he came back after the span, someone else held it.
+                outside = True
+                after_span.add((h, p))
             if term_of and _about_own_term(texts[p], term_of, asked, spans):
                 # "During Yeltsin's second term…", "…the 1999 NATO intervention … opposed by
                 # Yeltsin": about his own time, no answer to who or what came after it.
@@ -1563,6 +1590,10 @@ def compose(
     if all(names_none_of(question, texts_of[h][p]) for _, h, p in chosen):
         # "Which state-owned banks were sanctioned?": "…including several state-owned banks"
         # says that some were, not which.
+        return Answer(question, NOT_FOUND, False, citations, score=score)
+    if after_span and all(c[1:] in off_time for c in chosen) and any(c[1:] in after_span for c in chosen):
+        # "Who was Russia's president between 2008 and 2012?": the year of Putin's re-election is
+        # in the question, so the words cover it, but it says who came after the span.
         return Answer(question, NOT_FOUND, False, citations, score=score)
     since = [only_since(question, texts_of[h][p]) for _, h, p in chosen]
     if any(since) and all(y or c[1:] in off_time for y, c in zip(since, chosen, strict=True)):
