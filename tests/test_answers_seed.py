@@ -17,6 +17,9 @@ QUESTIONS = [
     ("Since when have the United States and Russia had diplomatic relations?", "since the establishment of the latter country in 1991"),
     ("How long has the US had relations with Russian governments?", "1803"),
     ("Who was the Russian president in the 1990s?", "Boris Yeltsin"),
+    # Two words the article never uses ("approach", "toward"), but "Putin", "initial" and
+    # "Washington" are words of few passages: on topic.
+    ("What was Putin's initial approach toward Washington?", "initially sought to improve relations"),
     # "After Vladimir Putin became President of Russia in 2000" began after the span.
     ("who was russia's president between 1991 and 2000", "Boris Yeltsin"),
     ("Which 1999 intervention did Yeltsin strongly oppose?", "Kosovo"),
@@ -141,6 +144,10 @@ OUT_OF_SCOPE = [
     # "Following Putin's re-election … in 2012" says who came after the span, not who held it.
     "Who was Russia's president between 2008 and 2012?",
     "who ran russia between 2008 and 2012",
+    # Every word the article knows ("Russia", "United States") is in most of its passages: the
+    # rest ("annual", "trade", "volume") is what is asked, and the article never uses it.
+    "What is the annual trade volume between Russia and the US?",
+    "What is the annual value of trade between Russia and the United States?",
 ]
 
 

@@ -6,6 +6,7 @@ The engine never writes text of its own into an answer except the fixed "not fou
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -454,12 +455,31 @@ def _all_unknown(index: LoadedIndex, question: str, texts_of: list[list[str]]) -
     return words == topic
 
 
+# "after that", "by then", "at the time": a time the conversation gave (the question alone has it
+# only as a reference).
+_TIME_OF_LAST = re.compile(r"\b(?:after|before|since|until|till|by|from)\s+(?:that|this|then|it|him|her|them)\b"
+                           r"|\bthen\b|\bat\s+(?:that|the)\s+time\b", re.IGNORECASE)
+
+
 def _unknown_bar(index: LoadedIndex, question: str, content: set[str], texts_of: list[list[str]],
-                 params: AnswerParams) -> float:
+                 params: AnswerParams, timed: bool = False) -> float:
     words, names = unknown_words(index, question, content, [t for texts in texts_of for t in texts])
-    if names:
+    # A time tells which passage ("Who led Russia in the 1990s?", "…after that?" after "…in
+    # 1991"), though "Russia" is in all of them: the times rules judge it.
+    timed = timed or bool(_time_matches(question)) or bool(_TIME_OF_LAST.search(question))
+    if names or (words and not timed and _only_everywhere(index, content - words - _generic_words())):
         return max(params.unknown_name_threshold, params.unknown_word_threshold)
     return params.unknown_word_threshold if words else 0.0
+
+
+def _only_everywhere(index: LoadedIndex, known: set[str]) -> bool:
+    """Whether every known topic word of a question is in more than half the passages: "What is
+    the annual trade volume between Russia and the US?" over an article about Russia and the US
+    asks nothing the documents know but its subject (an unknown word then weighs as a name)."""
+    # An acronym the passages spell out ("US" for "United States") is no word of theirs: left out.
+    # BM25's IDF log(1 + (N - n + 0.5) / (n + 0.5)) is below log 2 where n > N / 2.
+    vocab = index.keyword.vocab
+    return all(v < math.log(2) - 1e-9 for v in index.keyword.idf(sorted(t for t in known if t in vocab)))
 
 
 def unknown_bar(index: LoadedIndex, question: str, hits: list[Hit], params: AnswerParams) -> float:
@@ -1446,7 +1466,7 @@ def compose(
     bar = params.threshold
     if not covered and params.threshold <= score < max(params.unknown_word_threshold, params.unknown_name_threshold):
         # Only a question the threshold alone would answer needs the (costlier) word check.
-        bar = max(bar, _unknown_bar(index, query_text, content, texts_of, params))
+        bar = max(bar, _unknown_bar(index, query_text, content, texts_of, params, timed=bool(times)))
     if score < bar and not covered:
         return Answer(question, NOT_FOUND, False, citations, score=score)
     if not covered and _all_unknown(index, question, texts_of):
