@@ -181,6 +181,8 @@ class BotSettings:
         Raises:
             ConfigError: On the first bad value.
         """
+        if self.token is not None:
+            _check_token_shape(self.token.reveal())
         if self.rate_limit < 0 or self.rate_window_s <= 0:
             raise ConfigError("QA_BOT_RATE_LIMIT must be >= 0 and QA_BOT_RATE_WINDOW > 0")
         if not 1 <= self.max_question_chars <= self.engine.max_question_chars:
@@ -219,3 +221,22 @@ def _float(raw: str, key: str) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{key}={raw!r} is not a number") from None
+
+
+def _check_token_shape(token: str) -> None:
+    """Reject what cannot be a bot token before any network call, without showing it: a bot token
+    is three dot-separated parts (the bot's id, a timestamp, a signature), no spaces. Pasting the
+    client secret, the application id, or "Bot …" from an HTTP header is a common slip.
+
+    Raises:
+        ConfigError: Naming what is wrong, never the value.
+    """
+    if token.lower().startswith("bot "):
+        raise ConfigError("DISCORD_TOKEN starts with 'Bot ': set the token alone, without the prefix")
+    if token[:1] in "\"'" and token[-1:] == token[:1]:
+        raise ConfigError("DISCORD_TOKEN is in quotes inside its value: remove them")
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts) or any(c.isspace() for c in token):
+        raise ConfigError("DISCORD_TOKEN does not look like a bot token (three parts separated by dots, no "
+                          "spaces): copy it from the Bot page of the application (Reset Token), not the client "
+                          "secret or the application id")

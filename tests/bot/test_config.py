@@ -132,6 +132,20 @@ def test_python_m_bot_with_a_bad_setting_fails_in_one_line(tmp_path: Path):
     assert result.stderr.splitlines() == ["qa-bot: error: QA_BOT_RATE_LIMIT='lots' is not a whole number"]
 
 
+@pytest.mark.parametrize(("token", "says"), [
+    ("Bot " + TOKEN, "DISCORD_TOKEN starts with 'Bot ': set the token alone, without the prefix"),
+    (f"'{TOKEN}'", "DISCORD_TOKEN is in quotes inside its value: remove them"),
+    ("0123456789abcdefABCDEF0123456789", "DISCORD_TOKEN does not look like a bot token"),  # a client secret
+    (TOKEN.replace(".", ". ", 1), "DISCORD_TOKEN does not look like a bot token"),
+])
+def test_python_m_bot_with_a_token_of_the_wrong_shape_fails_before_any_network_call(tmp_path: Path, token, says):
+    result = _run_bot(tmp_path, DISCORD_TOKEN=token)
+    assert result.returncode == 2 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"qa-bot: error: {says}")
+    assert TOKEN.split(".")[0] not in line and "0123456789abcdef" not in line
+
+
 @pytest.mark.parametrize("level", ["INFO", "DEBUG"])
 def test_python_m_bot_with_a_fake_token_fails_quickly_in_one_line_without_the_token(tmp_path: Path, level):
     """No network here: login cannot reach Discord (with a network, Discord rejects the token)."""
