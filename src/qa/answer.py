@@ -6,7 +6,6 @@ The engine never writes text of its own into an answer except the fixed "not fou
 from __future__ import annotations
 
 import itertools
-import math
 import re
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -16,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from qa.chunking import index_text, run_together_parts
-from qa.keyword import nearest_word, query_tokens, split_words, tokenize
+from qa.keyword import IDF_OF_MOST, nearest_word, query_tokens, split_words, tokenize
 from qa.retrieval import Hit, span
 from qa.spelling import english_words
 from qa.store import LoadedIndex
@@ -477,9 +476,8 @@ def _only_everywhere(index: LoadedIndex, known: set[str]) -> bool:
     the annual trade volume between Russia and the US?" over an article about Russia and the US
     asks nothing the documents know but its subject (an unknown word then weighs as a name)."""
     # An acronym the passages spell out ("US" for "United States") is no word of theirs: left out.
-    # BM25's IDF log(1 + (N - n + 0.5) / (n + 0.5)) is below log 2 where n > N / 2.
     vocab = index.keyword.vocab
-    return all(v < math.log(2) - 1e-9 for v in index.keyword.idf(sorted(t for t in known if t in vocab)))
+    return all(v < IDF_OF_MOST for v in index.keyword.idf(sorted(t for t in known if t in vocab)))
 
 
 def unknown_bar(index: LoadedIndex, question: str, hits: list[Hit], params: AnswerParams) -> float:
@@ -1245,8 +1243,8 @@ def names_none_of(question: str, sentence: str) -> bool:
 
 # "What treaty did they sign in 1803?", "who was the first US minister to Russia back in 1803?":
 # a thing or a person of that year. "since 1803" says something went on from it, not what or who.
-_ASKS_THING_OR_WHO = re.compile(r"^\s*(?:and\s+|so\s+|but\s+)?(?:(?P<who>who)\b|(?:which|what)\s+(?P<rest>(?:[\w-]+\s+){1,3}))",
-                                re.IGNORECASE)
+_ASKS_THING_OR_WHO = re.compile(
+    r"^\s*(?:and\s+|so\s+|but\s+)?(?:(?P<who>who)\b|(?:which|what)\s+(?P<rest>(?:[\w-]+\s+){1,3}))", re.IGNORECASE)
 #: Words between "what" and the thing it asks for: "What specific event…?", "Which exact treaty…?".
 _THING_FILLERS = frozenset("specific exact particular precise actual main key major first single".split())
 _SINCE_YEAR = r"\b(?:since|from)\s+(?:the\s+(?:year\s+)?)?"
@@ -1266,7 +1264,8 @@ def only_since(question: str, sentence: str) -> bool:
     if re.search(_SINCE_YEAR + re.escape(year), question, re.IGNORECASE):
         return False
     in_sentence = re.findall(_YEAR, sentence)
-    if year not in in_sentence or len(re.findall(_SINCE_YEAR + re.escape(year) + r"\b", sentence, re.IGNORECASE)) != in_sentence.count(year):
+    as_start = re.findall(_SINCE_YEAR + re.escape(year) + r"\b", sentence, re.IGNORECASE)
+    if year not in in_sentence or len(as_start) != in_sentence.count(year):
         return False
     if asked["who"]:
         return True

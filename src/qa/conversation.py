@@ -41,7 +41,6 @@ earlier turns of its conversation:
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections import deque
@@ -59,7 +58,7 @@ from qa.answer import (
     time_after_or_before,
     times_around,
 )
-from qa.keyword import tokenize
+from qa.keyword import IDF_OF_MOST, tokenize
 
 if TYPE_CHECKING:
     from qa.answer import Answer
@@ -781,8 +780,7 @@ def _shown(context: list[str], rarity: Callable[[list[str]], list[float]] | None
     if rarity is None:
         return names[:3] or context[:2]
     rare = dict(zip(context, rarity(context), strict=True))
-    # BM25's IDF log(1 + (N - n + 0.5) / (n + 0.5)) is below log 2 where n > N / 2.
-    names = [w for w in names if rare[w] >= math.log(2) - 1e-9]
+    names = [w for w in names if rare[w] >= IDF_OF_MOST]
     pool, keep = (names, 3) if names else (context, 2)
     ranked = sorted(range(len(pool)), key=lambda i: -rare[pool[i]])
     return [pool[i] for i in sorted(ranked[:keep])]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -43,6 +44,9 @@ def _rules() -> tuple[re.Pattern[str], frozenset[str]]:
 #: question (:data:`MEANINGFUL`); "nltk" is NLTK's whole list; "bm25s" the index's own 33 words.
 QUERY_STOPWORDS = ("question", "nltk", "bm25s")
 DEFAULT_QUERY_STOPWORDS = "question"
+#: BM25's IDF, log(1 + (N - n + 0.5) / (n + 0.5)), is below this for a word in more than half the
+#: N texts (n > N / 2): in a small corpus about Russia, "Russia" tells no passage from another.
+IDF_OF_MOST = math.log(2) - 1e-9
 
 #: Words of NLTK's stop list that a question keeps. NLTK's list is made for documents; in a
 #: question, "how" asks for a procedure ("How do I update the cluster master?" is answered by
