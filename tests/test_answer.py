@@ -271,7 +271,9 @@ def test_a_question_asking_for_a_time(question, asks):
 
 @pytest.mark.parametrize(("question", "bare"), [
     ("When?", True), ("When??", True), ("Since when?", True), ("When was that?", True), ("and when did it start?", True),
+    ("what year was that?", True), ("In what year did that happen?", True), ("on what date?", True),
     ("When did Putin become president?", False), ("When in 2012?", False),
+    ("What year did Putin become president?", False),
 ])
 def test_a_question_asking_only_when(question, bare):
     from qa.answer import _BARE_WHEN
@@ -527,6 +529,12 @@ def test_a_date_written_short_says_when():
         ("what happened in 300 bc?", "what happened in 300 bc?"),  # a date, not "because"
         ("So are relations better now?", "So are relations better now?"),  # "so" marks a follow-up
         ("ok but what about russia's?", "but what about russia's?"),  # "but" marks a follow-up
+        # A new topic announced is no part of it.
+        ("ok switching topics — what did hegseth order?", "what did hegseth order?"),
+        ("different topic: what interests do the two countries share?", "what interests do the two countries share?"),
+        ("On another note, who is the ambassador?", "Who is the ambassador?"),
+        ("What is the other subject?", "What is the other subject?"),
+        ("now what?", "now what?"),
         # Unchanged: too little left, or no chat at all.
         ("hey bot", "hey bot"),
         ("So what?", "So what?"),

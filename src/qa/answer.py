@@ -595,7 +595,9 @@ _AMOUNT_QUESTION = re.compile(r"\bhow\s+much\b", re.IGNORECASE)
 _TIME_LOOKBACK = 2
 # "When?", "Since when?", "When was that?": a follow-up asking nothing but a time.
 _BARE_WHEN = re.compile(
-    r"^\s*(?:and\s+|but\s+|so\s+)?(?:since\s+|until\s+|till\s+)?when"
+    # "what year was that?", "in what year did that happen?" ask what "when was that?" does.
+    r"^\s*(?:and\s+|but\s+|so\s+)?(?:since\s+|until\s+|till\s+)?"
+    r"(?:when|(?:(?:in|on)\s+)?(?:what|which)\s+(?:year|date|month|day|decade))"
     r"(?:\s+(?:was|is|were|did|does|do|had|has)\s+(?:that|this|it|they|he|she))?"
     r"(?:\s+(?:happen|happened|start|started|begin|began|end|ended))?"
     # "Since when had they been in place?": how long what the last answer said has held.
@@ -1767,7 +1769,12 @@ def is_small_talk(question: str) -> bool:
 _OPENER = re.compile(
     r"^\s*(?:(?:hey|hi|hello|hiya|yo|ok(?:ay)?|alright|um+|uh+|hm+|btw|please|pls|"
     r"quick\s+question|question)(?:[\s,]+(?:bot|qa|there|everyone|all|guys|folks))?(?:\s*[,!.:;]+\s*|\s+)"
-    r"|(?:well|thanks|thank\s+you|cool|great)\s*[,!.:;]+\s*)",
+    r"|(?:well|thanks|thank\s+you|cool|great)\s*[,!.:;]+\s*"
+    # "ok switching topics — …", "different topic: …", "on another note, …": a new topic announced.
+    r"|(?:(?:switching|changing|change\s+of|new|different|another|other)\s+(?:the\s+)?(?:topics?|subjects?)"
+    r"|on\s+(?:a|an)\s+(?:different|other|another|unrelated|new)\s+(?:note|topic|subject)|on\s+another\s+note"
+    r"|unrelated(?:\s+question)?|new\s+question|one\s+more\s+(?:thing|question)|also|and\s+now|now)"
+    r"\s*[,!.:;—–-]+\s*)",
     re.IGNORECASE,
 )
 # "…, please?", "…, thanks!": after the question, behind a comma ("vote as they please?" asks it).
