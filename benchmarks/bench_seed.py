@@ -9,6 +9,10 @@ Usage (repository root, project virtualenv):
         --dialogues benchmarks/seed/blind-dialogues.jsonl  # a third set, written blind for a later release
     python benchmarks/bench_seed.py --questions benchmarks/seed/fresh-questions.jsonl \
         --dialogues benchmarks/seed/fresh-dialogues.jsonl  # a fourth, written blind before the next one
+    python benchmarks/bench_seed.py --questions benchmarks/seed/probe-questions.jsonl \
+        --dialogues benchmarks/seed/probe-dialogues.jsonl  # a fifth
+    python benchmarks/bench_seed.py --questions benchmarks/seed/field-questions.jsonl \
+        --dialogues benchmarks/seed/field-dialogues.jsonl  # a sixth, the hardest (sums, lists, comparisons)
     python benchmarks/bench_seed.py -v                   # every answer, not only the misses
     python benchmarks/bench_seed.py --questions Q.jsonl --dialogues D.jsonl --docs DIR --index DIR
 
