@@ -13,6 +13,8 @@ Usage (repository root, project virtualenv):
         --dialogues benchmarks/seed/probe-dialogues.jsonl  # a fifth
     python benchmarks/bench_seed.py --questions benchmarks/seed/field-questions.jsonl \
         --dialogues benchmarks/seed/field-dialogues.jsonl  # a sixth, the hardest (sums, lists, comparisons)
+    python benchmarks/bench_seed.py --questions benchmarks/seed/late-questions.jsonl \
+        --dialogues benchmarks/seed/late-dialogues.jsonl  # a seventh
     python benchmarks/bench_seed.py -v                   # every answer, not only the misses
     python benchmarks/bench_seed.py --questions Q.jsonl --dialogues D.jsonl --docs DIR --index DIR
 

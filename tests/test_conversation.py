@@ -200,6 +200,11 @@ DIALOGUES = {
         # No word of it is the answer's ("last" is none): the sentence after the last answer's is.
         ("Did that cooperation last?", "During Yeltsin's second term, United States–Russia relations became more strained."),
     ],
+    "did it stay that way: the same, in other words": [
+        ("How were relations right after the USSR fell apart?", "generally warm under Russian president Boris Yeltsin"),
+        ("what did they work on together?", "arms control, counterterrorism"),
+        ("did it stay that way?", "During Yeltsin's second term, United States–Russia relations became more strained."),
+    ],
     "what made it worse: after the sentence the last answer led with": [
         ("What happened to relations after Putin's 2012 re-election?", "significantly strained due to Russia's annexation of Crimea"),
         ("What caused that?", "due to Russia's annexation of Crimea"),
@@ -1140,6 +1145,7 @@ def test_the_other_one_is_no_new_thing_but_other_ones_are():
 @pytest.mark.parametrize(("question", "continues"), [
     ("did that last?", True), ("Did that cooperation last?", True), ("Did anything else make it worse?", True),
     ("What made it worse after that?", True), ("Did things get better over time?", True), ("and did it continue?", True),
+    ("did it stay that way?", True), ("Did things stay so?", True), ("Did it stay in Moscow?", False),
     # A question of its own: its words decide, not the story's order.
     ("Did relations get worse under Putin?", False), ("How long did the Cold War last?", False),
     ("What made Yeltsin angry?", False),

@@ -92,7 +92,7 @@ _TIME_SHIFT = re.compile(
     re.IGNORECASE,
 )
 _BEFORE_WORDS = ("before", "earlier")
-# "Did that last?", "Did that cooperation last?", "Did anything else make it worse?", "What made
+# "Did that last?", "Did it stay that way?", "Did that cooperation last?", "Did anything else make it worse?", "What made
 # it worse after that?": what the document tells next, after the last answer's sentence (its
 # story goes on there: "During Yeltsin's second term, … relations became more strained").
 _CONTINUES = re.compile(
@@ -102,7 +102,7 @@ _CONTINUES = re.compile(
     r"|(?:did|has|had)\s+(?:anything|something)\s+else\s+(?:make|made)\s+(?:it|that|things|them)\s+(?:worse|better)"
     r"|what\s+(?:else\s+)?made\s+(?:it|that|things|them)\s+(?:worse|better)"
     r"|(?:did|has|have)\s+(?:it|that|things|they)\s+(?:get|got|gotten|become|grow|grown)\s+(?:worse|better)"
-    r")(?:\s+(?:after\s+that|then|afterwards|after|over\s+time|for\s+long))?\s*\?*\s*$",
+    r")(?:\s+(?:that\s+way|so|like\s+that|after\s+that|then|afterwards|after|over\s+time|for\s+long))?\s*\?*\s*$",
     re.IGNORECASE,
 )
 
