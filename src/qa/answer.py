@@ -1010,22 +1010,31 @@ def office_of_someone_else(question: str, sentence: str) -> bool:
 _ASKS_WHO = re.compile(r"^\s*(?:and\s+|so\s+|but\s+)?who\b", re.IGNORECASE)
 
 
-def begins_at_its_end(question: str, sentence: str) -> bool:
-    """Whether a sentence answers "Who was Russia's president between 2008 and 2012?" only with
-    what began at the span's end ("Following Putin's re-election … in 2012, …") or lies outside
-    it: it says who came after the span, not who held it. A span's first year is different
-    ("Who led Russia from 2000 to 2008?": "After Putin became President … in 2000" began it)."""
+def who_held_range(question: str) -> tuple[int, int] | None:
+    """The range a "who" question asks who held something over, as written ("Who was Russia's
+    president between 2008 and 2012?" → (2008, 2012)); None for a decade ("1979–80" is of "the
+    1970s" too), a single year, or a question not asking who."""
     if not _ASKS_WHO.match(question):
-        return False
-    # A range as written ("between 2008 and 2012", "2008–12"), not a decade: "1979–80" is of
-    # "the 1970s" too.
-    ranges = [m for m in _time_matches(question) if (m["until"] or "").isdigit() and not m["decade"]]
-    asked = [(a, b) for a, b in asked_years(question) if 0 < a < b < _OPEN_END] if ranges else []
-    spans = _spans(sentence, question=False)
-    if len(asked) != 1 or not spans:
-        return False
-    ((first, last),) = asked
-    return all(b < first or a >= last for a, b, _ in spans)
+        return None
+    if not any((m["until"] or "").isdigit() and not m["decade"] for m in _time_matches(question)):
+        return None
+    asked = [(a, b) for a, b in asked_years(question) if 0 < a < b < _OPEN_END]
+    return asked[0] if len(asked) == 1 else None
+
+
+def begins_at_end_of(asked: tuple[int, int], spans: list[tuple[int, int, bool]]) -> bool:
+    """Whether a sentence's times (:func:`_spans`) all begin at the end of the range asked about
+    or lie outside it ("Following Putin's re-election … in 2012" for 2008–2012): it says who came
+    after the range, not who held it. The range's first year is different ("Who led Russia from
+    2000 to 2008?": "After Putin became President … in 2000" began it)."""
+    first, last = asked
+    return bool(spans) and all(b < first or a >= last for a, b, _ in spans)
+
+
+def begins_at_its_end(question: str, sentence: str) -> bool:
+    """:func:`begins_at_end_of` for a question and a sentence as written."""
+    asked = who_held_range(question)
+    return asked is not None and begins_at_end_of(asked, _spans(sentence, question=False))
 
 
 def asks_who_came_next_to(question: str) -> str | None:
@@ -1497,6 +1506,7 @@ def compose(
     # ("Putin worked closely with … Bush" after "…in 2000" is about 2000 on).
     off_time: set[tuple[int, int]] = set()
     after_span: set[tuple[int, int]] = set()  # what began at the end of the span asked about
+    who_range = who_held_range(question) if asked else None
     scored: list[tuple[float, int, int]] = []  # (score, hit index, position in hit)
     for h, hit in enumerate(hits[:depth]):
         texts, overlaps = texts_of[h], overlaps_of[h]
@@ -1510,7 +1520,7 @@ def compose(
         for p, (cos, ov, pair) in enumerate(zip(hit.sentence_scores, overlaps, pairs, strict=True)):
             spans = _spans(texts[p], question=False) if asked else []
             outside = _outside(asked, spans)  # None without a question's or a sentence's year
-            if outside is False and begins_at_its_end(question, texts[p]):
+            if outside is False and who_range is not None and begins_at_end_of(who_range, spans):
                 # "Following Putin's re-election … in 2012" for "Who was Russia's president
                 # between 2008 and 2012?": he came back after the span, someone else held it.
                 outside = True
